@@ -1,0 +1,197 @@
+"""Read and write workload directories (``workload.yaml`` + ``ops.parquet``), validating everything on read."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+from pydantic import ValidationError
+
+from accelsim.atomic import atomic_write, atomic_write_text
+from accelsim.errors import TraceError
+from accelsim.trace.format import (
+    FORMAT_VERSION,
+    OP_COLUMNS,
+    OP_KINDS,
+    PHASES,
+    PRECISION_CLASSES,
+    OpsFileMeta,
+    WeightMeta,
+    WorkloadMeta,
+)
+from accelsim.validation import describe_validation_error
+from accelsim.yamlio import load_yaml
+
+OPS_FILE = "ops.parquet"
+META_FILE = "workload.yaml"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A loaded, validated workload: its metadata and its ops table (dtypes as in ``OP_COLUMNS``)."""
+
+    path: Path
+    meta: WorkloadMeta
+    ops: pd.DataFrame
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def audio_seconds(self) -> float:
+        return self.meta.audio.seconds
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _ops_to_arrow(ops: pd.DataFrame) -> pa.Table:
+    arrays = []
+    for name, dtype in OP_COLUMNS.items():
+        col = ops[name]
+        if dtype == "list<int64>":
+            arrays.append(pa.array([list(map(int, d)) for d in col], type=pa.list_(pa.int64())))
+        elif dtype == "category":
+            arrays.append(pa.array(col.astype(str).to_numpy(), type=pa.string()).dictionary_encode())
+        else:
+            arrays.append(pa.array(col.to_numpy(dtype=dtype)))
+    return pa.Table.from_arrays(arrays, names=list(OP_COLUMNS))
+
+
+def write_workload(
+    directory: str | Path,
+    *,
+    ops: pd.DataFrame,
+    weights: dict[str, WeightMeta],
+    **meta_fields: Any,
+) -> Workload:
+    """Write ``directory/ops.parquet`` then ``directory/workload.yaml``, each atomically.
+
+    ``meta_fields`` are the remaining :class:`WorkloadMeta` fields (name, synthetic, provenance, model, search,
+    audio, ...); ``format_version`` and ``ops`` (file, count, checksum) are filled in here. The ops file is written
+    first and the YAML (which holds its checksum) last, so a crash never leaves a YAML describing a missing file.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    missing = [c for c in OP_COLUMNS if c not in ops.columns]
+    if missing:
+        raise ValueError(f"ops table lacks columns {missing}")
+    table = _ops_to_arrow(ops)
+    ops_path = directory / OPS_FILE
+    atomic_write(ops_path, lambda p: pq.write_table(table, p, compression="zstd"))
+    meta = WorkloadMeta(
+        format_version=FORMAT_VERSION,
+        weights=weights,
+        ops=OpsFileMeta(file=OPS_FILE, count=len(ops), sha256=_sha256(ops_path)),
+        **meta_fields,
+    )
+    text = yaml.safe_dump(meta.model_dump(mode="json"), sort_keys=False, default_flow_style=None, width=110)
+    atomic_write_text(directory / META_FILE, "# accelsim workload, trace format v1 (docs/trace-format.md)\n" + text)
+    return load_workload(directory)
+
+
+def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
+    """Semantic checks of the ops table against the format; raises TraceError listing the first problems."""
+    problems: list[str] = []
+    n = len(ops)
+    if not np.array_equal(ops["id"].to_numpy(), np.arange(n)):
+        problems.append("column id must be 0..count-1 in order")
+    for col, allowed in (("kind", OP_KINDS), ("phase", PHASES), ("pclass", PRECISION_CLASSES)):
+        bad = sorted(set(ops[col].astype(str).unique()) - set(allowed))
+        if bad:
+            problems.append(f"column {col} has unknown values {bad[:5]} (allowed: {', '.join(allowed)})")
+    for col in ("m", "n"):
+        if n and ops[col].to_numpy().min() <= 0:
+            problems.append(f"column {col} must be > 0 (first bad op id {int(np.argmax(ops[col].to_numpy() <= 0))})")
+    if n and ops["k"].to_numpy().min() < 0:
+        problems.append("column k must be >= 0")
+    is_mm = (ops["kind"].astype(str) == "matmul").to_numpy()
+    if is_mm.any() and ops["k"].to_numpy()[is_mm].min() <= 0:
+        problems.append("matmul ops need k > 0")
+    used = set(ops["weight"].astype(str).unique()) - {""}
+    unknown = sorted(used - set(meta.weights))
+    if unknown:
+        problems.append(f"ops read weights not declared in workload.yaml weights: {unknown[:5]}")
+    if is_mm.any():
+        mm = ops.loc[is_mm, ["id", "k", "n", "weight"]]
+        for w, grp in mm.groupby(mm["weight"].astype(str), observed=True):
+            if w and w in meta.weights:
+                elements = meta.weights[w].elements
+                bad = grp[grp["k"].to_numpy() * grp["n"].to_numpy() != elements]
+                if len(bad):
+                    problems.append(
+                        f"matmul op {int(bad['id'].iloc[0])} reads {w!r} as {int(bad['k'].iloc[0])}x"
+                        f"{int(bad['n'].iloc[0])} but the weight has {elements} elements"
+                    )
+    for op_id, deps in zip(ops["id"].to_numpy(), ops["deps"]):
+        if len(deps) and (min(deps) < 0 or max(deps) >= op_id):
+            problems.append(f"op {int(op_id)}: deps {list(deps)[:5]} must name earlier ops")
+            break
+    if problems:
+        raise TraceError(f"{where}: invalid ops table:\n  " + "\n  ".join(problems[:10]))
+
+
+def load_workload(directory: str | Path) -> Workload:
+    """Load and validate a workload directory; any problem raises :class:`TraceError` naming file and field."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TraceError(f"{directory}: workload directory not found (expected a folder holding {META_FILE})")
+    meta_path = directory / META_FILE
+    raw = load_yaml(meta_path, TraceError)
+    if not isinstance(raw, dict):
+        raise TraceError(f"{meta_path}: expected a mapping at the top level, got {type(raw).__name__}")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise TraceError(
+            f"{meta_path}: format_version = {version!r}: this accelsim reads trace format {FORMAT_VERSION}; "
+            "regenerate the workload with the command in its provenance"
+        )
+    try:
+        meta = WorkloadMeta.model_validate(raw)
+    except ValidationError as exc:
+        raise TraceError(describe_validation_error(meta_path, exc, WorkloadMeta)) from None
+    ops_path = directory / meta.ops.file
+    if not ops_path.is_file():
+        raise TraceError(f"{ops_path}: ops file named by {meta_path} (ops.file) is missing")
+    digest = _sha256(ops_path)
+    if digest != meta.ops.sha256:
+        raise TraceError(
+            f"{ops_path}: checksum mismatch (ops.sha256 in {meta_path} is {meta.ops.sha256[:12]}..., file has "
+            f"{digest[:12]}...): the ops file is truncated, corrupt or was replaced; regenerate the workload"
+        )
+    try:
+        table = pq.read_table(io.BytesIO(ops_path.read_bytes()))
+    except (pa.ArrowException, OSError) as exc:
+        raise TraceError(f"{ops_path}: cannot read the ops file as Parquet ({exc}); it is truncated or corrupt") from None
+    missing = [c for c in OP_COLUMNS if c not in table.column_names]
+    if missing:
+        raise TraceError(f"{ops_path}: ops file lacks columns {missing} (trace format v{FORMAT_VERSION})")
+    if table.num_rows != meta.ops.count:
+        raise TraceError(f"{ops_path}: holds {table.num_rows} ops but {meta_path} says ops.count = {meta.ops.count}")
+    data = {}
+    for name, dtype in OP_COLUMNS.items():
+        col = table.column(name)
+        if dtype == "list<int64>":
+            data[name] = pd.Series(col.to_pylist(), dtype=object)
+        elif dtype == "category":
+            data[name] = pd.Categorical(col.cast(pa.string()).to_numpy(zero_copy_only=False) if not
+                                        pa.types.is_dictionary(col.type) else col.to_pandas().astype(str))
+        else:
+            data[name] = col.to_numpy().astype(dtype, copy=False)
+    ops = pd.DataFrame(data)
+    _check_ops(str(ops_path), ops, meta)
+    return Workload(path=directory, meta=meta, ops=ops)

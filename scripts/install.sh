@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything accelsim needs on a fresh Debian machine: system packages (speech synthesis and the
+# text corpora the ASR side builds its data from) and the Python package with its test extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+if command -v apt-get >/dev/null; then
+  missing=""
+  for p in espeak-ng sox fortunes bible-kjv-text; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  fi
+fi
+PY=${PYTHON:-python3}
+# torch first, pinned to the CPU build that lies on disk here (an open range would fetch a CUDA build).
+$PY -m pip install -q "torch==2.13.0"
+$PY -m pip install -q -e ".[dev]"
