@@ -1,6 +1,68 @@
-"""`asr train`: placeholder until its issue lands (replace this module)."""
+"""`asr train`: train an RNN-T from a recipe YAML on a corpus folder (or explicit manifests); resumable."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from accelsim.atomic import atomic_write_text
+from asr.errors import DataError
 
 
-def register(sub):
-    p = sub.add_parser("train", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: print("asr train: not yet implemented") or 2)
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train an RNN-T (resumes from OUT/ckpt when present)")
+    p.add_argument("--config", required=True, type=Path, help="recipe YAML (features, model, train sections)")
+    p.add_argument("--data", type=Path, help="corpus folder with source_train.jsonl and source_dev.jsonl")
+    p.add_argument("--train-manifest", type=Path, help="training manifest (overrides --data)")
+    p.add_argument("--dev-manifest", type=Path, help="dev manifest (overrides --data)")
+    p.add_argument("--out", type=Path, help="run folder: log, checkpoints, best/ model")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
+    p.add_argument("--limit", type=int, help="use only the first N training utterances")
+    p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/ckpt has checkpoints")
+    p.add_argument("--dry-run", action="store_true", help="print the model and its parameter count, then exit")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from asr.model import ModelConfig, Transducer, param_breakdown
+    from asr.train.config import TrainConfig
+
+    mcfg = ModelConfig.from_yaml(args.config)
+    tcfg = TrainConfig.from_yaml(args.config)
+    if args.dry_run:
+        model = Transducer(mcfg)
+        print(model)
+        parts = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in param_breakdown(model).items())
+        print(f"{args.config}: {model.num_params():,} parameters ({model.num_params() / 1e6:.1f} M: {parts})")
+        return 0
+    if args.out is None:
+        raise DataError("asr train: --out is required (the run folder) unless --dry-run")
+    train_m = args.train_manifest or (args.data / "source_train.jsonl" if args.data else None)
+    dev_m = args.dev_manifest or (args.data / "source_dev.jsonl" if args.data else None)
+    if train_m is None:
+        raise DataError("asr train: give --data (corpus folder) or --train-manifest")
+    from asr.data.dataset import SpeechDataset
+    from asr.train.trainer import Trainer, stdout_log
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out / "COMMAND.txt", "asr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
+    log = stdout_log(args.out / "train.log")
+    torch.set_num_threads(tcfg.threads)
+    cache = args.out / "feature_cache"
+    log(f"loading {train_m} (features cached in {cache})")
+    train = SpeechDataset(train_m, mcfg.features, cache_dir=cache, limit=args.limit, min_frames=mcfg.stack)
+    dev = SpeechDataset(dev_m, mcfg.features, cache_dir=cache, min_frames=mcfg.stack) if dev_m and dev_m.is_file() else None
+    if len(train) == 0:
+        raise DataError(f"{train_m}: no usable utterances ({len(train.skipped)} skipped, e.g. {train.skipped[:1]})")
+    trainer = Trainer(mcfg, tcfg, train, dev, args.out, log=log)
+    if not args.no_resume:
+        trainer.resume()
+    st = trainer.fit(max_steps=args.max_steps)
+    trainer.checkpoint()
+    skipped = len(train.skipped) + (len(dev.skipped) if dev else 0)
+    log(f"finished at step {st['step']}: best dev WER {st['best_wer']}, {skipped} bad utterances skipped, {st['skipped_batches']} batches skipped")
+    return 0

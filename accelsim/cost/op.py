@@ -1,0 +1,160 @@
+"""Cost of one trace op on one core: which unit runs it, how long, how many bytes, MACs and SFU operations.
+
+:func:`op_cost` is a pure function of (kind, func, precision class, shape, weight class, residency, arch);
+:func:`cost_arrays` evaluates it once per distinct key of a whole ops table (long traces repeat a few
+hundred shapes) and broadcasts the results into numpy arrays for the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from accelsim.cost.matmul import matmul_cycles
+from accelsim.cost.transfer import stream_tiles, streamed_seconds, tensor_bytes
+from accelsim.cost.vector import elem_ops, gather_cycles, vector_cycles
+from accelsim.errors import SpecError
+from accelsim.spec.schema import ArchSpec
+
+UNITS = ("matrix", "vector", "dma")
+KIND_UNIT = {
+    "matmul": "matrix",
+    "lstm_pointwise": "vector",
+    "nonlinear": "vector",
+    "elementwise": "vector",
+    "softmax": "vector",
+    "topk": "vector",
+    "gather": "vector",
+    "embedding": "dma",
+}
+MATMUL_CLASSES = ("matmul", "matmul_wide")
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """Cost of one op. Times in seconds; ``dram_bytes`` > 0 means the op streams that much from DRAM."""
+
+    unit: str
+    busy_s: float  # whole op on an idle chip: dispatch + compute (+ streaming when dram_bytes > 0)
+    dispatch_s: float  # fixed issue overhead, part of busy_s
+    compute_s: float  # compute on on-chip operands, without dispatch (matmul folds, SFU passes, copies)
+    dram_bytes: float
+    tiles: int  # weight-stream tiles (1 when not streamed)
+    first_s: float  # DMA setup + DRAM latency before the first byte (0 when not streamed)
+    macs: int
+    elem_ops: int
+    out_bytes: float  # bytes of the op's result (what a consumer on another core must receive)
+    precision: str  # execution precision
+
+
+def _vector_precision(arch: ArchSpec, pclass: str) -> str:
+    policy = arch.precision
+    if pclass in MATMUL_CLASSES:
+        return getattr(policy, pclass).activations
+    return getattr(policy, pclass)
+
+
+def _check(supported: dict, prec: str, arch: ArchSpec, unit_field: str, what: str) -> None:
+    if prec not in supported:
+        raise SpecError(
+            f"{arch.source or arch.name}: {what} needs {prec}, which {unit_field} does not support "
+            f"(supported: {', '.join(sorted(supported))}); change the precision policy or add {prec} to {unit_field}"
+        )
+
+
+def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pclass: str, resident: bool,
+            arch: ArchSpec) -> OpCost:
+    """Pure cost of one op on one core of ``arch`` (weights resident in the scratchpad or streamed)."""
+    core = arch.core
+    clock = arch.clock
+    dispatch_s = arch.overheads.dispatch_cycles / clock
+    first_s = core.dma.setup_cycles / clock + arch.offchip.latency
+    unit = KIND_UNIT[kind]
+    macs = 0
+    ops = 0
+    dram = 0.0
+    tiles = 1
+    if kind == "matmul":
+        if pclass in MATMUL_CLASSES:
+            mp = getattr(arch.precision, pclass)
+            w_prec, a_prec, c_prec = mp.weights, mp.activations, mp.compute
+        else:
+            w_prec = a_prec = c_prec = getattr(arch.precision, pclass)
+        _check(core.matrix.macs_per_pe_cycle, c_prec, arch, "core.matrix.macs_per_pe_cycle",
+               f"a matmul of precision class {pclass!r}")
+        compute_s = matmul_cycles(m, k, n, core.matrix, core.scratchpad, w_prec, a_prec, c_prec) / clock
+        macs = m * k * n
+        prec = c_prec
+        out_bytes = tensor_bytes(m * n, a_prec)
+        if not resident:
+            dram = tensor_bytes(k * n, w_prec)
+            tiles = stream_tiles(dram, core.dma.tile)
+    elif kind == "embedding":
+        prec = getattr(arch.precision, weight_pclass).weights if weight_pclass in MATMUL_CLASSES else \
+            _vector_precision(arch, weight_pclass or pclass)
+        nbytes = tensor_bytes(m * n, prec)
+        out_bytes = nbytes
+        if resident:
+            compute_s = (core.dma.setup_cycles + np.ceil(nbytes / core.scratchpad.read_bytes_per_cycle)) / clock
+        else:
+            compute_s = 0.0
+            dram = nbytes
+    else:
+        prec = _vector_precision(arch, pclass)
+        _check(core.vector.elems_per_lane_cycle, prec, arch, "core.vector.elems_per_lane_cycle",
+               f"a {kind} op of precision class {pclass!r}")
+        if kind == "gather":
+            cycles = gather_cycles(m, n, core.scratchpad, core.vector, prec)
+        else:
+            cycles = vector_cycles(kind, func, m, n, k, core.vector, prec)
+            ops = elem_ops(kind, func, m, n, k)
+        compute_s = cycles / clock
+        out_bytes = tensor_bytes(m * (k if kind == "topk" else n), prec)
+    if dram > 0:
+        if kind == "embedding":
+            busy = dispatch_s + first_s + dram / arch.offchip.bandwidth
+        else:
+            busy = dispatch_s + streamed_seconds(compute_s, dram, tiles, arch.offchip.bandwidth, first_s)
+    else:
+        busy = dispatch_s + compute_s
+        first_s = 0.0
+    return OpCost(unit, busy, dispatch_s, float(compute_s), dram, tiles, first_s, macs, ops, out_bytes, prec)
+
+
+KEY_COLUMNS = ("kind", "func", "pclass", "m", "k", "n", "wclass", "resident")
+
+
+def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str],
+                resident: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-op cost columns for a whole ops table, evaluating :func:`op_cost` once per distinct key.
+
+    ``weight_pclass`` maps weight name -> its precision class; ``resident[i]`` says whether op i's weight is
+    pinned on chip (ignored for ops without weights).
+    """
+    weights = ops["weight"].astype(str)
+    keys = pd.DataFrame({
+        "kind": ops["kind"].astype(str),
+        "func": ops["func"].astype(str),
+        "pclass": ops["pclass"].astype(str),
+        "m": ops["m"].to_numpy(),
+        "k": ops["k"].to_numpy(),
+        "n": ops["n"].to_numpy(),
+        "wclass": weights.map(lambda w: weight_pclass.get(w, "")).astype(str),
+        "resident": np.asarray(resident, dtype=bool) | (weights == "").to_numpy(),
+    })
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+    table = [op_cost(kind, func, pclass, int(m), int(k), int(n), wclass, bool(res), arch)
+             for kind, func, pclass, m, k, n, wclass, res in uniques]
+    out: dict[str, np.ndarray] = {}
+    for field in ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "out_bytes"):
+        out[field] = np.array([getattr(c, field) for c in table], dtype=np.float64)[codes]
+    for field in ("tiles", "macs", "elem_ops"):
+        out[field] = np.array([getattr(c, field) for c in table], dtype=np.int64)[codes]
+    out["unit"] = np.array([UNITS.index(c.unit) for c in table], dtype=np.int64)[codes]
+    out["precision"] = np.array([c.precision for c in table], dtype=object)[codes]
+    out["distinct_keys"] = np.array([len(table)])
+    return out
+
+

@@ -1,0 +1,181 @@
+"""What a run produced: per-op times, critical-path attribution, utilisation, bytes; summary and timeline.
+
+Time attribution (``phase_<p>_s``, ``kind_<k>_s``, ``unit_<u>_s``): *critical-path, exclusive*. Starting
+from the op that finishes last, the engine's blocker links (the op whose completion let each op start)
+are followed back to time 0. Each op on that path owns the interval from its blocker's end to its own end
+(its wait for the result to cross cores, queueing behind nothing, and its own execution). The intervals
+tile ``[0, sim_s]`` exactly, so the phases (and the kinds, and the units) each sum to ``sim_s``. Work that
+ran in parallel off the critical path is not counted there; see ``busy_<u>_s`` and the utilisations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from accelsim.cost.op import UNITS
+from accelsim.sim.placement import Residency
+from accelsim.spec.schema import ArchSpec
+from accelsim.trace.format import OP_KINDS, PHASES
+from accelsim.trace.io import Workload
+
+
+@dataclass(eq=False)
+class RunResult:
+    """One simulation run. Arrays are indexed by op id; times in seconds."""
+
+    arch: ArchSpec
+    workload: Workload
+    start_s: np.ndarray
+    end_s: np.ndarray
+    blocker: np.ndarray
+    core: np.ndarray
+    unit: np.ndarray  # index into accelsim.cost.UNITS
+    costs: dict[str, np.ndarray]
+    resident: np.ndarray
+    placement: dict[str, int]
+    residency: Residency
+    record_timeline: bool = False
+    wall_s: float = field(default=0.0, compare=False)
+
+    @property
+    def sim_s(self) -> float:
+        return float(self.end_s.max())
+
+    @property
+    def rtf(self) -> float:
+        return self.sim_s / self.workload.audio_seconds
+
+    @cached_property
+    def critical_path(self) -> np.ndarray:
+        """Op ids on the critical path, last op first."""
+        path = []
+        i = int(np.argmax(self.end_s))
+        blocker = self.blocker
+        while i >= 0:
+            path.append(i)
+            i = int(blocker[i])
+        return np.array(path, dtype=np.int64)
+
+    def _attribute(self, labels: np.ndarray) -> dict[str, float]:
+        path = self.critical_path
+        ends = self.end_s[path]
+        prev = np.where(self.blocker[path] >= 0, self.end_s[np.maximum(self.blocker[path], 0)], 0.0)
+        spans = ends - prev
+        out: dict[str, float] = {}
+        for lab, span in zip(labels[path], spans):
+            out[lab] = out.get(lab, 0.0) + float(span)
+        return out
+
+    @cached_property
+    def by_phase(self) -> dict[str, float]:
+        got = self._attribute(self.workload.ops["phase"].astype(str).to_numpy())
+        return {p: got.get(p, 0.0) for p in PHASES}
+
+    @cached_property
+    def by_kind(self) -> dict[str, float]:
+        got = self._attribute(self.workload.ops["kind"].astype(str).to_numpy())
+        return {k: got.get(k, 0.0) for k in OP_KINDS}
+
+    @cached_property
+    def by_unit(self) -> dict[str, float]:
+        got = self._attribute(np.array(UNITS, dtype=object)[self.unit])
+        return {u: got.get(u, 0.0) for u in UNITS}
+
+    @cached_property
+    def busy_by_unit(self) -> dict[str, float]:
+        """Total busy time of each unit type summed over cores, s."""
+        dur = self.end_s - self.start_s
+        return {u: float(dur[self.unit == k].sum()) for k, u in enumerate(UNITS)}
+
+    def _util(self) -> dict[str, float]:
+        arch = self.arch
+        cycles = self.sim_s * arch.clock * arch.cores
+        mat = arch.core.matrix
+        vec = arch.core.vector
+        prec = self.costs["precision"]
+        macs = self.costs["macs"].astype(np.float64)
+        ideal_mat = 0.0
+        ideal_vec = 0.0
+        for p in np.unique(prec):
+            sel = prec == p
+            if p in mat.macs_per_pe_cycle:
+                ideal_mat += macs[sel].sum() / (mat.pes * mat.macs_per_pe_cycle[p])
+            if p in vec.elems_per_lane_cycle:
+                ideal_vec += self.costs["elem_ops"][sel].sum() / (vec.lanes * vec.elems_per_lane_cycle[p])
+        dram = float(self.costs["dram_bytes"].sum())
+        return {
+            "util_matrix": float(ideal_mat / cycles),
+            "util_sfu": float(ideal_vec / cycles),
+            "util_dram": float(dram / (arch.offchip.bandwidth * self.sim_s)),
+        }
+
+    def summary(self) -> dict[str, float | int | str]:
+        """Flat, unit-suffixed metrics. ``phase_*_s``, ``kind_*_s`` and ``unit_*_s`` are critical-path
+        exclusive attributions (module docstring) and each family sums to ``sim_s``; ``busy_*_s`` are unit busy
+        times summed over cores; ``util_*`` are achieved / peak work (MACs at each op's precision, SFU element
+        operations, DRAM bytes) over ``sim_s`` and all cores, in 0..1."""
+        meta = self.workload.meta
+        out: dict[str, float | int | str] = {
+            "arch": self.arch.name,
+            "workload": self.workload.name,
+            "precision_mode": self.arch.precision_mode,
+            "beam": meta.search.beam,
+            "fusion": meta.search.fusion,
+            "synthetic": str(meta.synthetic).lower(),
+            "cores": self.arch.cores,
+            "audio_s": float(meta.audio.seconds),
+            "sim_s": self.sim_s,
+            "rtf": self.rtf,
+            "num_ops": int(len(self.end_s)),
+        }
+        out.update({f"phase_{p}_s": v for p, v in self.by_phase.items()})
+        out.update({f"kind_{k}_s": v for k, v in self.by_kind.items()})
+        out.update({f"unit_{u}_s": v for u, v in self.by_unit.items()})
+        out.update({f"busy_{u}_s": v for u, v in self.busy_by_unit.items()})
+        out.update(self._util())
+        out.update({
+            "dram_bytes": float(self.costs["dram_bytes"].sum()),
+            "weight_bytes": float(sum(self.residency.weight_bytes.values())),
+            "resident_weight_bytes": float(self.residency.resident_bytes),
+            "streamed_weight_bytes": float(self.residency.streamed_bytes),
+            "resident_weights": int(sum(len(p) for p in self.residency.pinned)),
+            "streamed_weights": int(len(self.residency.weight_bytes) - sum(len(p) for p in self.residency.pinned)),
+            "matrix_macs": int(self.costs["macs"].sum()),
+            "sfu_ops": int(self.costs["elem_ops"].sum()),
+            "critical_path_ops": int(len(self.critical_path)),
+        })
+        return out
+
+    @cached_property
+    def timeline(self) -> pd.DataFrame | None:
+        """One row per op (when ``record_timeline``): op_id, core, unit, phase, kind, stream, start_s, end_s."""
+        if not self.record_timeline:
+            return None
+        ops = self.workload.ops
+        return pd.DataFrame({
+            "op_id": ops["id"].to_numpy(),
+            "core": self.core,
+            "unit": pd.Categorical(np.array(UNITS, dtype=object)[self.unit], categories=list(UNITS)),
+            "phase": ops["phase"].astype(str).to_numpy(),
+            "kind": ops["kind"].astype(str).to_numpy(),
+            "stream": ops["stream"].astype(str).to_numpy(),
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "dram_bytes": self.costs["dram_bytes"],
+            "resident": self.resident,
+        })
+
+    def per_op(self) -> pd.DataFrame:
+        """Per-op costs and times (always available)."""
+        ops = self.workload.ops
+        return pd.DataFrame({
+            "op_id": ops["id"].to_numpy(), "core": self.core,
+            "unit": np.array(UNITS, dtype=object)[self.unit], "phase": ops["phase"].astype(str).to_numpy(),
+            "kind": ops["kind"].astype(str).to_numpy(), "start_s": self.start_s, "end_s": self.end_s,
+            "pure_s": self.costs["busy_s"], "dram_bytes": self.costs["dram_bytes"], "macs": self.costs["macs"],
+            "resident": self.resident,
+        })

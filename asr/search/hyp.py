@@ -1,0 +1,99 @@
+"""Hypotheses of the transducer beam searches, their recombination and the shared candidate selection.
+
+Every search in this package returns ``list[Hyp]`` (best first). Two hypotheses with the same label sequence
+(and, inside one search step, the same frame) are the same prefix reached by different alignments: they are
+merged by log-add-exp of their scores, so the merged score is the log of the summed probability mass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Hyp:
+    """One hypothesis: labels emitted so far, fused log score, transducer-only log score, frame reached.
+
+    ``score`` = log P_rnnt + fusion terms (nats); ``am_score`` = log P_rnnt alone; ``t`` = frames consumed
+    (the number of blanks emitted), so the hypothesis next reads encoder frame ``t``.
+    """
+
+    tokens: tuple[int, ...]
+    score: float
+    am_score: float
+    t: int
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a < b:
+        a, b = b, a
+    if b == -math.inf:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
+def merge_hyps(hyps: Iterable[Hyp]) -> list[Hyp]:
+    """Recombine hypotheses with equal (tokens, t) by log-add-exp; result sorted best first.
+
+    Order-independent: the merged scores are summed in a canonical order (descending), and ties in the
+    output order are broken by the token sequence.
+    """
+    groups: dict[tuple[tuple[int, ...], int], list[Hyp]] = {}
+    for h in hyps:
+        groups.setdefault((h.tokens, h.t), []).append(h)
+    out = []
+    for (tokens, t), group in groups.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        scores = sorted((h.score for h in group), reverse=True)
+        ams = sorted((h.am_score for h in group), reverse=True)
+        score, am = scores[0], ams[0]
+        for s in scores[1:]:
+            score = _logaddexp(score, s)
+        for s in ams[1:]:
+            am = _logaddexp(am, s)
+        out.append(Hyp(tokens, score, am, t))
+    out.sort(key=lambda h: (-h.score, h.tokens, h.t))
+    return out
+
+
+def expand_and_prune(
+    hyps: list[Hyp],
+    am_logp: torch.Tensor,
+    fused: torch.Tensor,
+    beam: int,
+    label_advances_frame: bool,
+    blank: int = 0,
+) -> list[Hyp]:
+    """One search step's selection, shared by every batched and reference search.
+
+    ``am_logp`` (num_hyps, vocab): log P_rnnt of each next unit; ``fused`` (num_hyps, vocab): the score added
+    for each extension (equal to ``am_logp`` on blank, with LM terms and length reward on labels). The
+    ``2 * beam`` best extensions are taken, recombined (:func:`merge_hyps`) and cut to ``beam``.
+    A blank moves a hypothesis one frame on; a label does too when ``label_advances_frame`` (one label per
+    frame: modified beam search) and keeps it on its frame otherwise (ALSD).
+    """
+    base = torch.tensor([h.score for h in hyps], dtype=fused.dtype)  # (num_hyps,)
+    total = (base[:, None] + fused).flatten()  # (num_hyps * vocab,)
+    k = min(total.numel(), 2 * beam)
+    best = torch.topk(total, k)
+    vocab = fused.shape[1]
+    rows = (best.indices // vocab).tolist()
+    cols = (best.indices % vocab).tolist()
+    scores = best.values.tolist()
+    am_gain = am_logp.flatten()[best.indices].tolist()
+    out = []
+    for r, c, s, a in zip(rows, cols, scores, am_gain):
+        if s == -math.inf:
+            continue
+        h = hyps[r]
+        if c == blank:
+            out.append(Hyp(h.tokens, s, h.am_score + a, h.t + 1))
+        else:
+            out.append(Hyp(h.tokens + (c,), s, h.am_score + a, h.t + int(label_advances_frame)))
+    return merge_hyps(out)[:beam]

@@ -1,0 +1,73 @@
+"""CPU real-time factor of the small model at beam 16 with density-ratio fusion, batched vs unbatched search.
+
+    python benchmarks/decode_speed.py [--ckpt models/small] [--utts 10] [--beam 16] [--algorithm alsd]
+
+One thread (as on the issue's single core). RTF = (features + encoder + search wall time) / audio seconds;
+the search-only RTF is printed too. The unbatched reference (``asr.search.reference``) runs the same search
+with batch-1 calls on the same utterances in the same run, and must find the same best hypotheses.
+Goal: RTF <= 0.1 for the batched search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from asr.cli.decode import read_utts  # noqa: E402
+from asr.search.decode import decode_all, encode, word_error_rate  # noqa: E402
+from asr.search.reference import reference_search  # noqa: E402
+from asr.search.scorer import FusionWeights  # noqa: E402
+from asr.search.setup import load_acoustic, load_fusion  # noqa: E402
+from asr.search.step import SearchConfig  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--ckpt", default="models/small")
+    p.add_argument("--manifest", default="data/corpus/target_test.jsonl")
+    p.add_argument("--utts", type=int, default=10, help="utterances (default 10)")
+    p.add_argument("--beam", type=int, default=16)
+    p.add_argument("--algorithm", default="alsd", choices=("alsd", "mbs"))
+    p.add_argument("--weights", default=None, help="fusion weights JSON (asr tune-fusion); default 0.5/0.3/0.5")
+    p.add_argument("--no-reference", action="store_true", help="skip the unbatched search")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    from asr.search.setup import fusion_weights
+
+    weights: FusionWeights = fusion_weights("dr", None, None, None, args.weights)
+    model, path = load_acoustic(args.ckpt)
+    fusion, _ = load_fusion(weights, None, None)
+    cfg = SearchConfig(beam=args.beam, algorithm=args.algorithm)
+    encoded = encode(model, read_utts(args.manifest, args.utts))
+    audio = sum(e.seconds for e in encoded)
+    enc_s = sum(e.encoder_s for e in encoded)
+    decode_all(model, encoded[:1], cfg, fusion)  # warm-up
+    t0 = time.perf_counter()
+    batched = decode_all(model, encoded, cfg, fusion)
+    search_s = time.perf_counter() - t0
+    wer = word_error_rate(encoded, batched)
+    print(f"model {path}, {len(encoded)} utterances, {audio:.1f} s audio, {cfg.algorithm} beam {cfg.beam}, "
+          f"DR fusion {weights.as_dict()}, 1 thread")
+    print(f"  encoder:            {enc_s:7.2f} s  RTF {enc_s / audio:.4f}")
+    print(f"  batched search:     {search_s:7.2f} s  RTF {search_s / audio:.4f}  (total RTF "
+          f"{(enc_s + search_s) / audio:.4f}, WER {wer:.2f} %)")
+    if not args.no_reference:
+        t0 = time.perf_counter()
+        ref = [reference_search(model, e.encp, cfg, fusion) for e in encoded]
+        ref_s = time.perf_counter() - t0
+        same = sum(r[0].tokens == b.nbest[0].tokens for r, b in zip(ref, batched))
+        print(f"  unbatched search:   {ref_s:7.2f} s  RTF {ref_s / audio:.4f}  (total RTF "
+              f"{(enc_s + ref_s) / audio:.4f}); batching speed-up {ref_s / search_s:.2f}x; "
+              f"same best hypothesis on {same}/{len(encoded)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
