@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if command -v apt-get >/dev/null; then
   missing=""
-  for p in espeak-ng sox fortunes bible-kjv-text; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  for p in espeak-ng sox fortunes bible-kjv-text bible-kjv; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

@@ -45,8 +45,8 @@ class DevTools:
             os.dup2(a, 3)
             os.dup2(b, 4)
 
-        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
-                "--no-first-run", "--disable-extensions", "--disable-background-networking",
+        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--remote-debugging-pipe", "--no-first-run", "--disable-extensions", "--disable-background-networking",
                 f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank"]
         # close_fds=False keeps the fds 3 and 4 made in wire_fds; Python opens every other fd close-on-exec.
         self.proc = subprocess.Popen(args, preexec_fn=wire_fds, close_fds=False, stdout=subprocess.DEVNULL,

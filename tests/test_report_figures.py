@@ -17,6 +17,7 @@ from accelsim.report import (
     FIGURE_IDS,
     fig_gantt,
     fig_roofline,
+    fig_rtf_by_arch_field,
     fig_rtf_vs_beam,
     fig_speedup_by_phase,
     fig_utilization,
@@ -53,7 +54,8 @@ def real_sweep(tmp_path_factory) -> Path:
     arch = [str(REPO / "arch" / f"{p}.yaml") for p in ("fp16", "int8", "int4")]
     (root / "spec.yaml").write_text(
         "name: mini\ngrid:\n  - product:\n"
-        f"      arch: [{', '.join(arch)}]\n      workload: [wl_none_b1, wl_dr_b4]\n"
+        f"      arch: [{', '.join(arch)}]\n"
+        "  - zip: {workload: [wl_none_b1, wl_dr_b4], arch.offchip.bandwidth: [64 GB/s, 128 GB/s]}\n"
         f"timeline:\n  - {{arch: {arch[2]}, workload: wl_dr_b4}}\n"
     )
     run_sweep(root / "spec.yaml", root / "out", backend=_InProcess(), progress=False)
@@ -84,22 +86,25 @@ def test_speedup_by_phase_stacks_to_time_relative_to_fp16(results):
 def test_rtf_vs_beam_has_real_time_and_paper_lines(results):
     fig = fig_rtf_vs_beam(results)
     names = {t.name for t in fig.data}
-    assert names == {"fp16, no LM", "fp16, DR fusion", "int8, no LM", "int8, DR fusion", "int4, no LM",
-                     "int4, DR fusion"}
+    assert names == {f"{p}, {f}" for p in ("fp16", "int8", "int4")
+                     for f in ("no LM, bandwidth=64 GB/s", "DR fusion, bandwidth=128 GB/s")}
     assert sorted(s.y0 for s in fig.layout.shapes) == [0.06, 1.0]
     assert {a.text for a in fig.layout.annotations} == {"real time (RTF = 1)", "paper: INT4 + DR fusion, RTF 0.06"}
+    one_beam = fig_rtf_vs_beam(results[results["beam"] == 4])
+    assert not one_beam.data and "beam 4" in one_beam.layout.annotations[0].text
 
 
 def test_speedup_table_and_markdown_match_the_results(results):
     table = speedup_table(results)
-    assert list(table.columns) == ["fusion", "beam", "rtf_fp16", "rtf_int8", "rtf_int4", "speedup_int8",
-                                   "speedup_int4"]
+    assert list(table.columns) == ["fusion", "beam", "arch.offchip.bandwidth", "rtf_fp16", "rtf_int8", "rtf_int4",
+                                   "speedup_int8", "speedup_int4"]
     assert list(table["fusion"]) == ["dr", "none"]
     r = results.set_index(["precision_mode", "beam"])
     assert table.loc[0, "rtf_int4"] == r.loc[("int4", 4), "rtf"]
     assert table.loc[0, "speedup_int4"] == pytest.approx(r.loc[("fp16", 4), "sim_s"] / r.loc[("int4", 4), "sim_s"])
     md = to_markdown(table)
-    assert md.splitlines()[0] == "| LM fusion | beam | RTF FP16 | RTF INT8 | RTF INT4 | INT8 speedup | INT4 speedup |"
+    assert md.splitlines()[0] == ("| LM fusion | beam | offchip.bandwidth | RTF FP16 | RTF INT8 | RTF INT4 | "
+                                  "INT8 speedup | INT4 speedup |")
     assert f"{table.loc[0, 'speedup_int4']:.2f}x" in md.splitlines()[2]
 
 
@@ -122,6 +127,21 @@ def test_utilization_roofline_and_gantt(results, real_sweep):
     assert sum(len(t.x) for t in gantt.data) == 50 and "50 of" in gantt.layout.title.text
     lanes = set(np.concatenate([np.asarray(t.y) for t in gantt.data]))
     assert all(lane.startswith("core ") for lane in lanes)
+
+
+def test_rtf_by_arch_field_panels(results):
+    fig = fig_rtf_by_arch_field(results)
+    assert [a.text for a in fig.layout.annotations] == ["offchip.bandwidth"]
+    dots = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.y) for t in dots) == len(results)
+    best = {t.legendgroup: list(t.y) for t in fig.data if t.mode == "lines"}
+    for prec, ys in best.items():
+        grp = results[results["precision_mode"] == prec].sort_values("point_index")
+        assert ys == list(grp.groupby("arch.offchip.bandwidth", sort=False)["rtf"].min())
+    assert not fig_rtf_by_arch_field(results.drop(columns=["arch.offchip.bandwidth"])).data
+    two = results.assign(**{"arch.cores": np.where(results["precision_mode"] == "int8", 2, 4)})
+    fig2 = fig_rtf_by_arch_field(two)
+    assert fig2.layout.yaxis.type == fig2.layout.yaxis2.type == "log"
 
 
 def test_wer_pareto_uses_workload_accuracy_or_says_why_not(results):

@@ -184,3 +184,17 @@ def test_fusion_weight_messages():
         FusionWeights("shallow", 0.5, 0.3, 0.0)
     with pytest.raises(ValueError, match=r"density-ratio fusion needs a source LM"):
         build_fusion(FusionWeights("dr", 0.5, 0.3, 0.0), tiny_lms(0)[0], None)
+
+
+@pytest.mark.parametrize("algorithm", ["alsd", "mbs"])
+def test_beam_64_runs_and_never_exceeds_the_beam(algorithm):
+    from asr.search.observer import CallLog
+
+    model = tiny_model(9, blank_bias=0.0)
+    encp = frames(model, 9, 6)
+    log = CallLog()
+    hyps = SEARCH[algorithm](model, encp, SearchConfig(beam=64, algorithm=algorithm), observer=log)
+    assert 1 <= len(hyps) <= 64
+    joints = [e.m for e in log.events if e.kind == "joint"]
+    assert max(joints) <= 64 and max(joints) > 8  # the beam really fills up
+    assert all(e.m <= 64 for e in log.events if e.kind == "scorers")

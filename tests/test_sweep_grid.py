@@ -88,6 +88,13 @@ def test_point_ids_stable_and_depend_on_resolved_point(tmp_path, workloads):
     raw2 = {**raw, "grid": [{"product": {"workload": workloads, "arch.offchip.bandwidth": ["64e9 B/s", "400 GB/s"]}}]}
     c = resolve_points(spec_from_dict(raw2), tmp_path)
     assert [t.point_id for t in a] == [t.point_id for t in c]
+    # ... wherever the files lie (ids are stable across checkouts) ...
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("fp16.yaml", "base_ibm7nm.yaml"):
+        (moved / name).write_text((REPO / "arch" / name).read_text())
+    e = resolve_points(spec_from_dict({**raw, "base": {"arch": str(moved / "fp16.yaml")}}), tmp_path)
+    assert [t.point_id for t in a] == [t.point_id for t in e]
     # ... and a different arch file is a different point
     d = resolve_points(spec_from_dict({**raw, "base": {"arch": INT4}}), tmp_path)
     assert not {t.point_id for t in a} & {t.point_id for t in d}
@@ -104,7 +111,8 @@ def test_point_ids_stable_and_depend_on_resolved_point(tmp_path, workloads):
          "equal length"),
         ({"name": "e", "base": {"arch": "a", "workload": "w"}, "grid": [{"product": {"archs": ["x"]}}]},
          "unknown sweep key 'archs'; did you mean 'arch'"),
-        ({"name": "e", "base": {"arch": "a"}, "grid": [{"product": {"arch.cores": [1]}}]}, "every point needs workload"),
+        ({"name": "e", "base": {"arch": "a"}, "grid": [{"product": {"arch.cores": [1]}}]},
+         "every point needs workload"),
         ({"name": "e", "base": {"arch": "a", "workload": "w"},
           "grid": [{"product": {"arch.cores": [1]}}, {"zip": {"arch.cores": [2]}}]}, "appears in grid blocks 0 and 1"),
         ({"name": "e", "base": {"arch": "a", "workload": "w"}, "grid": [{"product": {"arch.cores": [1]}}],

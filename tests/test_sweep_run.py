@@ -116,6 +116,9 @@ def test_local_pool_records_exceptions_and_dead_workers_and_keeps_going(tmp_path
     retry = SerialBackend()
     with pytest.raises(SweepError, match="already holds a sweep"):
         run_sweep(spec, out, backend=retry, evaluate=fake_eval, progress=False)
+    other = write_spec(tmp_path, ["16 GB/s"], name="other")
+    with pytest.raises(SweepError, match="holds sweep 't', not 'other'"):
+        run_sweep(other, out, backend=retry, evaluate=fake_eval, resume=True, progress=False)
     run_sweep(spec, out, backend=retry, evaluate=lambda t: {"sim_s": 1.0}, resume=True, retry_errors=True,
               progress=False)
     assert sorted(retry.evaluated) == sorted(table.loc[table["status"] == "error", "point_id"])

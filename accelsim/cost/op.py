@@ -123,7 +123,11 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
     return OpCost(unit, busy, dispatch_s, float(compute_s), dram, tiles, first_s, macs, ops, out_bytes, prec)
 
 
-KEY_COLUMNS = ("kind", "func", "pclass", "m", "k", "n", "wclass", "resident")
+def category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes and their string labels of a (categorical) column, without materializing strings."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    return column.cat.codes.to_numpy().astype(np.int64), [str(c) for c in column.cat.categories]
 
 
 def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str],
@@ -133,20 +137,26 @@ def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str]
     ``weight_pclass`` maps weight name -> its precision class; ``resident[i]`` says whether op i's weight is
     pinned on chip (ignored for ops without weights).
     """
-    weights = ops["weight"].astype(str)
-    keys = pd.DataFrame({
-        "kind": ops["kind"].astype(str),
-        "func": ops["func"].astype(str),
-        "pclass": ops["pclass"].astype(str),
-        "m": ops["m"].to_numpy(),
-        "k": ops["k"].to_numpy(),
-        "n": ops["n"].to_numpy(),
-        "wclass": weights.map(lambda w: weight_pclass.get(w, "")).astype(str),
-        "resident": np.asarray(resident, dtype=bool) | (weights == "").to_numpy(),
-    })
-    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
-    table = [op_cost(kind, func, pclass, int(m), int(k), int(n), wclass, bool(res), arch)
-             for kind, func, pclass, m, k, n, wclass, res in uniques]
+    cols = []
+    labels = {}
+    for name in ("kind", "func", "pclass"):
+        codes, labels[name] = category_codes(ops[name])
+        cols.append(codes)
+    wcodes, wnames = category_codes(ops["weight"])
+    wclasses = sorted({weight_pclass.get(w, "") for w in wnames} | {""})
+    wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int64)
+    no_weight = np.array([w == "" for w in wnames], dtype=bool)[wcodes]
+    cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64),
+             wclass_of[wcodes], (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
+    codes = np.zeros(len(ops), dtype=np.int64)
+    for col in cols:  # combine column by column into one dense key (hash factorization, O(n))
+        col_codes, col_uniques = pd.factorize(col)
+        codes, _ = pd.factorize(codes * len(col_uniques) + col_codes)
+    first = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a representative row per distinct key
+    uniques = np.stack(cols, axis=1)[first]
+    table = [op_cost(labels["kind"][r[0]], labels["func"][r[1]], labels["pclass"][r[2]], int(r[3]), int(r[4]),
+                     int(r[5]), wclasses[r[6]], bool(r[7]), arch) for r in uniques.tolist()]
     out: dict[str, np.ndarray] = {}
     for field in ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "out_bytes"):
         out[field] = np.array([getattr(c, field) for c in table], dtype=np.float64)[codes]

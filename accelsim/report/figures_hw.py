@@ -50,7 +50,7 @@ def roofline_points(df: pd.DataFrame) -> pd.DataFrame:
         rows.append(pd.DataFrame({
             "point": names, "precision_mode": data["precision_mode"].astype(str), "kind": kind,
             "work_ops": work, "dram_bytes": dram, "busy_s": busy,
-            "peak": data["core_peak_matrix_macs_per_s"] if kind == "matmul" else data["core_peak_vector_elems_per_s"],
+            "peak": data["core_peak_matrix_macs_per_s" if kind == "matmul" else "core_peak_vector_elems_per_s"],
             "bandwidth": data["offchip_bytes_per_s"],
         }))
     if not rows:
@@ -86,8 +86,8 @@ def fig_roofline(df: pd.DataFrame) -> go.Figure:
                         name=f"roof: {roof['unit']} {prec}, {roof['bandwidth'] / 1e9:g} GB/s",
                         line={"color": PRECISION_COLORS.get(prec, "#444"), "width": 1,
                               "dash": "solid" if roof["unit"] == "MAC arrays" else "dot"}, hoverinfo="skip")
-    for (kind, prec), grp in sorted(shown.groupby(["kind", "precision_mode"]), key=lambda g: (g[0][0],
-                                                                                              precision_sort_key(g[0][1]))):
+    groups = sorted(shown.groupby(["kind", "precision_mode"]), key=lambda g: (g[0][0], precision_sort_key(g[0][1])))
+    for (kind, prec), grp in groups:
         fig.add_scatter(x=grp["intensity"], y=grp["throughput"], mode="markers", name=f"{kind} ({prec})",
                         text=grp["point"], marker={"symbol": KIND_SYMBOLS.get(kind, "circle"), "size": 10,
                                                    "color": PRECISION_COLORS.get(prec)},

@@ -75,6 +75,9 @@ def fig_rtf_vs_beam(df: pd.DataFrame) -> go.Figure:
     data = ok_rows(df)
     if data.empty or "rtf" not in data:
         return empty_figure(title, "no finished point with an RTF in these results")
+    if data["beam"].nunique() < 2:
+        return empty_figure(title, f"every point of this sweep decodes with beam {data['beam'].iloc[0]}: see RTF by "
+                                   "architecture field")
     fig = go.Figure()
     group_cols = ["precision_mode", "fusion", *[c for c in override_columns(data) if data[c].nunique() > 1]]
     groups = sorted(data.groupby(group_cols, dropna=False), key=lambda g: (precision_sort_key(str(g[0][0])), g[0][1:]))

@@ -15,6 +15,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from accelsim import __version__
+from accelsim.report.figures_dse import fig_rtf_by_arch_field
 from accelsim.report.figures_hw import fig_gantt, fig_roofline, fig_utilization
 from accelsim.report.figures_perf import fig_rtf_vs_beam, fig_speedup_by_phase, fig_wer_vs_rtf
 from accelsim.report.tables import results_html_table, speedup_table, to_markdown
@@ -24,6 +25,7 @@ FIGURES: dict[str, tuple[str, Callable[[pd.DataFrame], go.Figure]]] = {
     "fig-speedup-by-phase": ("Speedup vs FP16 by phase", fig_speedup_by_phase),
     "fig-rtf-vs-beam": ("RTF vs beam width", fig_rtf_vs_beam),
     "fig-wer-vs-rtf": ("WER vs RTF", fig_wer_vs_rtf),
+    "fig-rtf-by-arch-field": ("RTF by architecture field", fig_rtf_by_arch_field),
     "fig-utilization": ("Utilization", fig_utilization),
     "fig-roofline": ("Roofline per op class", fig_roofline),
 }
@@ -78,7 +80,9 @@ def build_page(
     sections.append(f'<section><h2>Timeline</h2>{_figure_div(gantt, GANTT_ID)}</section>')
     sections.append(f'<section><h2>All points</h2><div class="scroll">{results_html_table(df)}</div>'
                     "<p>Every column is in results.csv / results.parquet beside the sweep.</p></section>")
-    nav = " ".join(f'<a href="#{i}">{html.escape(h)}</a>' for i, (h, _) in FIGURES.items())
+    links = [("summary", "Speedup and RTF"), *((i, h) for i, (h, _) in FIGURES.items()), (GANTT_ID, "Timeline"),
+             ("results-table", "All points")]
+    nav = " ".join(f'<a href="#{i}">{html.escape(h)}</a>' for i, h in links)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>accelsim report: {name}</title><style>{_CSS}</style>"

@@ -5,16 +5,16 @@ Each core has three units -- ``matrix`` (capacity 1), ``vector``/SFU (capacity 1
 result has reached its core (core-to-core transfer time, :func:`accelsim.cost.core_transfer_seconds`); it
 *starts* when its unit has a free slot. Waiting ops of a unit start in op-id order (issue order), which
 also breaks every same-time tie deterministically. An op without DRAM traffic holds its unit for exactly
-its pure cost (one simpy timeout). An op that streams weights holds its unit while it
-
-1. dispatches and waits DMA setup + DRAM latency,
-2. fetches the first tile over the shared DRAM channel,
-3. fetches the remaining tiles while computing (double buffering) and ends at
-   ``max(first_tile_arrival + compute, last_tile_arrival + compute / tiles)``,
-
-which on an idle channel equals :func:`accelsim.cost.streamed_seconds` exactly. The DRAM channel is a
+its pure cost (one simpy timeout). An op that streams weights holds its unit while its bytes cross the shared DRAM
+channel (one transfer, issued when the op starts) and it computes on tiles as they arrive (double
+buffering): it ends at ``max(first_tile + compute, last_byte + lead + compute / tiles)``, where ``lead`` is
+dispatch + DMA setup + DRAM latency and ``first_tile = start + lead + tile transfer at the bandwidth share
+at issue``. On an idle channel this equals :func:`accelsim.cost.streamed_seconds` exactly. The DRAM channel is a
 processor-sharing server: concurrent transfers (from any core) share the bandwidth equally, which is how
-off-chip contention slows cores that stream at the same time. In ``sequential`` utterance mode the ops of
+off-chip contention slows cores that stream at the same time. Weight reuse: a streamed matmul weight that fits in the scratchpad space its core has not pinned is kept
+there after use (least-recently-used eviction), so the next op on that core reading the same weight -- the
+next frame of the same encoder layer, say -- finds it on chip and costs its on-chip (resident) time with no
+DRAM traffic. In ``sequential`` utterance mode the ops of
 utterance ``u + 1`` that have no dependencies are released when the last op of utterance ``u`` finishes.
 
 Simulated time is in seconds. Besides start/end times the engine records each op's *blocker*: the op
@@ -25,10 +25,24 @@ utterance's last op); the result's critical-path attribution walks these links b
 from __future__ import annotations
 
 import heapq
+import itertools
+from collections import OrderedDict
 
 import numpy as np
 import simpy
-from simpy.events import Timeout
+from simpy.events import NORMAL
+
+
+class _Wake:
+    """A pre-triggered simpy event carrying one callback: what ``env.timeout(d)`` + a callback would be, minus
+    the bookkeeping the engine does not need (``Environment.step`` only reads ``callbacks``, ``_ok``, ``_value``)."""
+
+    __slots__ = ("callbacks", "_ok", "_value")
+
+    def __init__(self, callback, value) -> None:
+        self.callbacks = [callback]
+        self._ok = True
+        self._value = value
 
 
 class _Dram:
@@ -59,15 +73,17 @@ class _Dram:
         self.version += 1
         if not self.active:
             return
-        smallest = min(self.active.values())
-        ev = Timeout(self.env, max(0.0, smallest) * len(self.active) / self.bw, self.version)
-        ev.callbacks.append(self._fire)
+        key = min(self.active, key=self.active.__getitem__)  # first of equal minima: earliest arrival
+        delay = max(0.0, self.active[key]) * len(self.active) / self.bw
+        self.env.schedule(_Wake(self._fire, (self.version, key)), NORMAL, delay)
 
     def _fire(self, ev) -> None:
-        if ev._value != self.version:
+        version, key = ev._value
+        if version != self.version:
             return  # superseded by a later arrival or completion
         self._advance()
-        done = [k for k, left in self.active.items() if left <= 1e-6]
+        self.active[key] = 0.0  # the scheduled one is done by construction (no float residue)
+        done = [k for k, left in self.active.items() if left <= 1e-3]  # and any that finish together (bytes)
         for k in done:
             del self.active[k]
         self._reschedule()
@@ -76,28 +92,49 @@ class _Dram:
 
 
 class Engine:
-    """One simulation run over precomputed per-op arrays (all indexed by op id)."""
+    """One simulation run over precomputed per-op arrays (all indexed by op id).
+
+    Hot paths read ``env._now`` and call ``env.schedule`` with :class:`_Wake` events directly: the same
+    simpy event queue and clock, without per-event process and property overhead.
+    """
 
     def __init__(self, *, deps: list, unit: np.ndarray, capacity: list[int], busy_s: np.ndarray,
                  dispatch_s: np.ndarray, compute_s: np.ndarray, first_s: np.ndarray, dram_bytes: np.ndarray,
-                 tiles: np.ndarray, edge_delay, utt_order: np.ndarray | None, bandwidth: float) -> None:
+                 tiles: np.ndarray, edge_delay, utt_order: np.ndarray | None, bandwidth: float,
+                 weight_id: np.ndarray | None = None, weight_bytes: list[float] | None = None,
+                 hit_busy_s: np.ndarray | None = None, cache_bytes: list[float] | None = None) -> None:
         n = len(busy_s)
         self.n = n
         self.env = simpy.Environment()
+        self._schedule = self.env.schedule
         self.unit = unit.tolist()
         self.busy = busy_s.tolist()
         self.lead = (dispatch_s + first_s).tolist()
         self.compute = compute_s.tolist()
         self.dram = dram_bytes.tolist()
         self.tiles = tiles.tolist()
+        # weight reuse cache per core (see _start): LRU over streamed weights in the scratchpad space that
+        # pinned weights leave free
+        self.wid = weight_id.tolist() if weight_id is not None else [-1] * n
+        self.wbytes = list(weight_bytes or [])
+        self.hit_busy = hit_busy_s.tolist() if hit_busy_s is not None else self.busy
+        self.cache_cap = list(cache_bytes or [0.0] * (len(capacity) // 3))
+        self.cache: list[OrderedDict[int, float]] = [OrderedDict() for _ in self.cache_cap]
+        self.cache_used = [0.0] * len(self.cache_cap)
+        self.hit = [False] * n
         self.free = list(capacity)
         self.waiting: list[list[int]] = [[] for _ in capacity]
-        self.ndeps = [len(d) for d in deps]
-        children: list[list[tuple[int, float]]] = [[] for _ in range(n)]
-        for c, ds in enumerate(deps):
-            for d in ds:
-                children[d].append((c, edge_delay(d, c)))
-        self.children = children
+        # dependency edges in CSR form: children of op i are kids[ptr[i]:ptr[i + 1]], with the time their
+        # result needs to reach the child's core
+        lens = np.fromiter(map(len, deps), dtype=np.int64, count=n)
+        parents = np.fromiter(itertools.chain.from_iterable(deps), dtype=np.int64, count=int(lens.sum()))
+        kids = np.repeat(np.arange(n, dtype=np.int64), lens)
+        delays = edge_delay(parents, kids)
+        order = np.argsort(parents, kind="stable")
+        self.ptr = np.searchsorted(parents[order], np.arange(n + 1)).tolist()
+        self.kids = kids[order].tolist()
+        self.delays = delays[order].tolist()
+        ndeps = lens.copy()
         self.ready_at = [0.0] * n
         self.start = [0.0] * n
         self.end = [0.0] * n
@@ -107,25 +144,23 @@ class Engine:
         self.completed = 0
         # utterance gating: ops of utterance u + 1 without deps wait for utterance u to finish
         self.utt_of = None
-        if utt_order is not None:
+        if utt_order is not None and n:
             self.utt_of = utt_order.tolist()
-            n_utt = int(utt_order.max()) + 1 if n else 0
+            n_utt = int(utt_order.max()) + 1
             self.utt_left = np.bincount(utt_order, minlength=n_utt).tolist()
+            gated = np.flatnonzero((ndeps == 0) & (utt_order > 0))
             self.gated: list[list[int]] = [[] for _ in range(n_utt)]
-            for i in range(n):
-                if self.ndeps[i] == 0 and self.utt_of[i] > 0:
-                    self.gated[self.utt_of[i]].append(i)
-                    self.ndeps[i] = 1
+            for i in gated.tolist():
+                self.gated[self.utt_of[i]].append(i)
+            ndeps[gated] = 1
+        self.ndeps = ndeps.tolist()
 
-    # -- event plumbing ---------------------------------------------------------------------------------
     def _at(self, delay: float, callback, value: int) -> None:
-        ev = Timeout(self.env, delay, value)
-        ev.callbacks.append(callback)
+        self._schedule(_Wake(callback, value), NORMAL, delay)
 
     def run(self) -> None:
-        for i in range(self.n):
-            if self.ndeps[i] == 0:
-                self._enqueue(i)
+        for i in [i for i in range(self.n) if self.ndeps[i] == 0]:
+            self._enqueue(i)
         self.env.run()
         if self.completed != self.n:
             raise RuntimeError(f"simulation stalled: {self.completed} of {self.n} ops finished (dependency cycle?)")
@@ -142,57 +177,65 @@ class Engine:
         self._enqueue(ev._value)
 
     def _start(self, i: int) -> None:
-        now = self.env.now
+        now = self.env._now
         self.start[i] = now
-        if self.dram[i] <= 0.0:
-            self._at(self.busy[i], self._done_cb, i)
-        else:
-            self._at(self.lead[i], self._issue_cb, i)
+        nbytes = self.dram[i]
+        if nbytes <= 0.0:
+            self._schedule(_Wake(self._done_cb, i), NORMAL, self.busy[i])
+            return
+        w = self.wid[i]
+        if w >= 0:
+            core = self.unit[i] // 3
+            cache = self.cache[core]
+            if w in cache:  # still in the scratchpad from an earlier use on this core: no DRAM traffic
+                cache.move_to_end(w)
+                self.hit[i] = True
+                self._schedule(_Wake(self._done_cb, i), NORMAL, self.hit_busy[i])
+                return
+            size = self.wbytes[w]
+            if size <= self.cache_cap[core]:  # keep this copy; evict least recently used weights to fit
+                while self.cache_used[core] + size > self.cache_cap[core]:
+                    self.cache_used[core] -= cache.popitem(last=False)[1]
+                cache[w] = size
+                self.cache_used[core] += size
+        # one DRAM transfer of all bytes, sharing the channel from now on; the first tile's arrival time uses
+        # the bandwidth share at issue (exact on an idle channel)
+        server = self.dram_server
+        server.request(i, nbytes)
+        self.t_first[i] = now + self.lead[i] + nbytes / self.tiles[i] * len(server.active) / server.bw
 
     # -- streamed ops -----------------------------------------------------------------------------------
-    def _issue_cb(self, ev) -> None:
-        i = ev._value
-        if self.unit[i] % 3 == 2:  # dma unit: one transfer of all bytes (embedding from DRAM)
-            self.dram_server.request(2 * i + 1, self.dram[i])
-        else:
-            self.dram_server.request(2 * i, self.dram[i] / self.tiles[i])
-
-    def _dram_done(self, key: int) -> None:
-        i, part = divmod(key, 2)
-        now = self.env.now
-        if self.unit[i] % 3 == 2:
-            self._finish(i)
+    def _dram_done(self, i: int) -> None:
+        now = self.env._now
+        if self.unit[i] % 3 == 2:  # dma unit (embedding from DRAM): done after setup + latency + bytes
+            self.t_first.pop(i)
+            self._at(self.lead[i], self._done_cb, i)
             return
-        tiles = self.tiles[i]
-        if part == 0:
-            if tiles == 1:
-                self._at(self.compute[i], self._done_cb, i)
-                return
-            self.t_first[i] = now
-            self.dram_server.request(2 * i + 1, self.dram[i] * (tiles - 1) / tiles)
-        else:
-            end = max(self.t_first.pop(i) + self.compute[i], now + self.compute[i] / tiles)
-            self._at(end - now, self._done_cb, i)
+        end = max(self.t_first.pop(i) + self.compute[i], now + self.lead[i] + self.compute[i] / self.tiles[i])
+        self._at(end - now, self._done_cb, i)
 
     # -- completion -------------------------------------------------------------------------------------
     def _done_cb(self, ev) -> None:
-        self._finish(ev._value)
-
-    def _finish(self, i: int) -> None:
-        now = self.env.now
+        i = ev._value
+        now = self.env._now
         self.end[i] = now
         self.completed += 1
         ready_at = self.ready_at
         ndeps = self.ndeps
-        for c, delay in self.children[i]:
-            arrival = now + delay
+        blocker = self.blocker
+        kids = self.kids
+        delays = self.delays
+        for e in range(self.ptr[i], self.ptr[i + 1]):
+            c = kids[e]
+            arrival = now + delays[e]
             if arrival >= ready_at[c]:
                 ready_at[c] = arrival
-                self.blocker[c] = i
-            ndeps[c] -= 1
-            if ndeps[c] == 0:
+                blocker[c] = i
+            left = ndeps[c] - 1
+            ndeps[c] = left
+            if not left:
                 if ready_at[c] > now:
-                    self._at(ready_at[c] - now, self._ready_cb, c)
+                    self._schedule(_Wake(self._ready_cb, c), NORMAL, ready_at[c] - now)
                 else:
                     self._enqueue(c)
         if self.utt_of is not None:
@@ -201,7 +244,7 @@ class Engine:
             if self.utt_left[u] == 0 and u + 1 < len(self.gated):
                 for c in self.gated[u + 1]:
                     ready_at[c] = now
-                    self.blocker[c] = i
+                    blocker[c] = i
                     ndeps[c] -= 1
                     if ndeps[c] == 0:
                         self._enqueue(c)
@@ -210,7 +253,7 @@ class Engine:
         if queue:
             j = heapq.heappop(queue)
             if ready_at[j] < now:
-                self.blocker[j] = i  # it was held up by this op occupying the unit
+                blocker[j] = i  # it was held up by this op occupying the unit
             self._start(j)
         else:
             self.free[u] += 1

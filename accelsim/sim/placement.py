@@ -2,16 +2,22 @@
 
 Placement, ``balanced``: streams are split into two phase groups that never overlap in time for one
 utterance -- the encoder (its layers' two directions) and the decoder (prediction, joint, LMs, search) --
-and within each group assigned longest-processing-time first: streams sorted by estimated work (sum of their
-ops' on-chip busy time; ties by name), each to the least-loaded core (ties: lowest index). The two
+and within each group assigned longest-processing-time first: streams sorted by work (MACs plus SFU element
+operations of their ops -- a machine-independent measure, so that a faster unit or more bandwidth never
+changes the placement; ties by name), each to the least-loaded core (ties: lowest index). The two
 directions of an encoder layer have equal work, so they land on different cores, and so do the prediction
 network and the two LMs. ``single_core`` puts everything on core 0 (a baseline).
 
 Residency: a weight belongs to the core that reads it most (ties: lowest core). Each core pins its weights
-greedily by DRAM bytes saved per scratchpad byte (the number of matmuls that read the weight; embeddings
-count rows read / table size), largest first, ties smaller first then by name, while they fit in
-``scratchpad.size * weight_fraction``; a weight that does not fit is skipped and smaller ones are still tried.
-Everything not pinned is streamed from DRAM on every use (double-buffered tiles).
+greedily by DRAM bytes saved per scratchpad byte, largest first (ties: smaller first, then by name), while
+they fit in ``scratchpad.size * weight_fraction``; a weight that does not fit is skipped and smaller ones are
+still tried. Bytes saved per byte: for a matmul weight, the number of *runs* of consecutive uses among its
+core's matmuls in issue order (with ``scheduler.weight_reuse`` the rest of a run hits the reuse cache anyway;
+without it, every use); for an embedding table, rows read / table size. Everything not pinned is streamed
+from DRAM (double-buffered tiles) -- and, with ``weight_reuse``, kept in the unpinned space (LRU) so that the
+next use on the same core may find it there (the engine decides, at simulation time). So that this reuse
+can work, each core first reserves room for its largest *bursty* weight (read at least twice per run on
+average, e.g. an encoder layer's recurrent weights, read once per frame) when that weight fits the budget.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from accelsim.cost.op import category_codes
 from accelsim.cost.transfer import tensor_bytes
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
@@ -30,17 +37,21 @@ def phase_group(phase: str) -> str:
     return "encoder" if phase == "encoder" else "decoder"
 
 
-def place_streams(ops: pd.DataFrame, work_s: np.ndarray, arch: ArchSpec) -> dict[str, int]:
+def place_streams(ops: pd.DataFrame, work: np.ndarray, arch: ArchSpec) -> dict[str, int]:
     """Stream name -> core index (see module docstring)."""
-    streams = ops["stream"].astype(str).to_numpy()
-    phases = ops["phase"].astype(str).to_numpy()
-    frame = pd.DataFrame({"stream": streams, "phase": phases, "work": work_s})
-    per = frame.groupby("stream", sort=True).agg(work=("work", "sum"), phase=("phase", lambda p: p.mode().iloc[0]))
+    codes, names = category_codes(ops["stream"])
+    pcodes, pnames = category_codes(ops["phase"])
+    is_enc = np.array([p == "encoder" for p in pnames], dtype=bool)[pcodes]
+    work = np.bincount(codes, weights=work, minlength=len(names))
+    enc = np.bincount(codes, weights=is_enc, minlength=len(names))
+    total = np.bincount(codes, minlength=len(names))
+    group = {s: ("encoder" if 2 * enc[i] > total[i] else "decoder") for i, s in enumerate(names)}
+    per = pd.DataFrame({"work": work, "group": [group[s] for s in names]}, index=names).sort_index()
     if arch.scheduler.placement == "single_core" or arch.cores == 1:
         return {s: 0 for s in per.index}
     out: dict[str, int] = {}
     for group in ("encoder", "decoder"):
-        members = per[[phase_group(p) == group for p in per["phase"]]]
+        members = per[per["group"] == group]
         load = [0.0] * arch.cores
         for name, work in sorted(zip(members.index, members["work"]), key=lambda t: (-t[1], t[0])):
             core = min(range(arch.cores), key=lambda c: (load[c], c))
@@ -76,28 +87,42 @@ def choose_residency(ops: pd.DataFrame, op_core: np.ndarray, weights: dict[str, 
                      arch: ArchSpec) -> Residency:
     """Pin weights per core (see module docstring)."""
     wbytes = {w: tensor_bytes(meta.elements, weight_precision(arch, meta.pclass)) for w, meta in weights.items()}
-    names = ops["weight"].astype(str).to_numpy()
-    kinds = ops["kind"].astype(str).to_numpy()
-    read_bytes = np.where(kinds == "embedding", ops["m"].to_numpy() * ops["n"].to_numpy(), 0).astype(np.float64)
-    frame = pd.DataFrame({"w": names, "core": op_core, "mm": kinds == "matmul", "rows": read_bytes})
-    frame = frame[frame["w"] != ""]
-    counts = frame.groupby(["w", "core"], sort=True).size().reset_index(name="reads")
-    home: dict[str, int] = {}
-    for w, grp in counts.groupby("w", sort=True):
-        best = grp.sort_values(["reads", "core"], ascending=[False, True]).iloc[0]
-        home[str(w)] = int(best["core"])
-    per_w = frame.groupby("w", sort=True).agg(mm=("mm", "sum"), rows=("rows", "sum"))
+    codes, wnames = category_codes(ops["weight"])
+    kcodes, knames = category_codes(ops["kind"])
+    is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
+    is_emb = np.array([k == "embedding" for k in knames], dtype=bool)[kcodes]
+    rows = np.where(is_emb, ops["m"].to_numpy() * ops["n"].to_numpy(), 0).astype(np.float64)
+    nw = len(wnames)
+    reads = np.bincount(codes * arch.cores + op_core, minlength=nw * arch.cores).reshape(nw, arch.cores)
+    # fetches a cache would still need: runs of consecutive uses of a weight among its core's matmuls (in
+    # issue order); a run re-reads the weight from the scratchpad, so only its first use costs DRAM bytes
+    mm_idx = np.flatnonzero(is_mm)
+    order = mm_idx[np.argsort(op_core[mm_idx], kind="stable")]
+    seq_w, seq_c = codes[order], op_core[order]
+    new_run = np.ones(len(order), dtype=bool)
+    new_run[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_c[1:] != seq_c[:-1])
+    mm_reads = np.bincount(codes, weights=is_mm, minlength=nw)
+    runs = np.bincount(seq_w[new_run], minlength=nw)
+    mm_runs = runs if arch.scheduler.weight_reuse else mm_reads
+    row_reads = np.bincount(codes, weights=rows, minlength=nw)
+    home = {w: int(np.argmax(reads[i])) for i, w in enumerate(wnames) if w}  # argmax: first (lowest) core on ties
     budget = arch.core.scratchpad.size * arch.core.scratchpad.weight_fraction
     pinned: list[set[str]] = [set() for _ in range(arch.cores)]
     used = [0.0] * arch.cores
+    reserve: list[tuple[float, str]] = [(0.0, "")] * arch.cores
+    if arch.scheduler.weight_reuse:  # keep room for the largest bursty weight (reused in runs) of each core
+        for i, w in enumerate(wnames):
+            if w and mm_reads[i] >= 2 * runs[i] > 0 and wbytes[w] <= budget:
+                reserve[home[w]] = max(reserve[home[w]], (wbytes[w], w))
     cands = []
-    for w, row in per_w.iterrows():
-        elements = weights[str(w)].elements
-        benefit = float(row["mm"]) + float(row["rows"]) / elements
-        cands.append((-benefit, wbytes[str(w)], str(w)))
+    for i, w in enumerate(wnames):
+        if not w:
+            continue
+        benefit = float(mm_runs[i]) + float(row_reads[i]) / weights[w].elements
+        cands.append((-benefit, wbytes[w], w))
     for _neg, size, w in sorted(cands):
         c = home[w]
-        if used[c] + size <= budget:
+        if used[c] + size <= budget - reserve[c][0]:
             pinned[c].add(w)
             used[c] += size
     return Residency(tuple(frozenset(p) for p in pinned), wbytes, home)

@@ -16,7 +16,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import UNITS
+from accelsim.cost.op import UNITS, category_codes
 from accelsim.sim.placement import Residency
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import OP_KINDS, PHASES
@@ -60,7 +60,12 @@ class RunResult:
             i = int(blocker[i])
         return np.array(path, dtype=np.int64)
 
-    def _attribute(self, labels: np.ndarray) -> dict[str, float]:
+    def _attribute(self, column) -> dict[str, float]:
+        if isinstance(column, str):
+            codes, names = category_codes(self.workload.ops[column])
+            labels = np.array(names, dtype=object)[codes] if len(names) else np.array([], dtype=object)
+        else:
+            labels = column
         path = self.critical_path
         ends = self.end_s[path]
         prev = np.where(self.blocker[path] >= 0, self.end_s[np.maximum(self.blocker[path], 0)], 0.0)
@@ -72,12 +77,12 @@ class RunResult:
 
     @cached_property
     def by_phase(self) -> dict[str, float]:
-        got = self._attribute(self.workload.ops["phase"].astype(str).to_numpy())
+        got = self._attribute("phase")
         return {p: got.get(p, 0.0) for p in PHASES}
 
     @cached_property
     def by_kind(self) -> dict[str, float]:
-        got = self._attribute(self.workload.ops["kind"].astype(str).to_numpy())
+        got = self._attribute("kind")
         return {k: got.get(k, 0.0) for k in OP_KINDS}
 
     @cached_property
@@ -116,7 +121,8 @@ class RunResult:
     def summary(self) -> dict[str, float | int | str]:
         """Flat, unit-suffixed metrics. ``phase_*_s``, ``kind_*_s`` and ``unit_*_s`` are critical-path
         exclusive attributions (module docstring) and each family sums to ``sim_s``; ``busy_*_s`` are unit busy
-        times summed over cores; ``util_*`` are achieved / peak work (MACs at each op's precision, SFU element
+        times summed over cores; ``reuse_*`` count matmuls that found a streamed weight still in
+        the scratchpad (weight reuse) and the DRAM bytes that saved; ``util_*`` are achieved / peak work (MACs at each op's precision, SFU element
         operations, DRAM bytes) over ``sim_s`` and all cores, in 0..1."""
         meta = self.workload.meta
         out: dict[str, float | int | str] = {
@@ -144,6 +150,8 @@ class RunResult:
             "streamed_weight_bytes": float(self.residency.streamed_bytes),
             "resident_weights": int(sum(len(p) for p in self.residency.pinned)),
             "streamed_weights": int(len(self.residency.weight_bytes) - sum(len(p) for p in self.residency.pinned)),
+            "reuse_hits": int(np.count_nonzero(self.costs["reuse_saved_bytes"])),
+            "reuse_saved_bytes": float(self.costs["reuse_saved_bytes"].sum()),
             "matrix_macs": int(self.costs["macs"].sum()),
             "sfu_ops": int(self.costs["elem_ops"].sum()),
             "critical_path_ops": int(len(self.critical_path)),

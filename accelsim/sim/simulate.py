@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from accelsim.cost.op import cost_arrays
+from accelsim.cost.op import category_codes, cost_arrays
 from accelsim.cost.transfer import ring_hops
 from accelsim.errors import TraceError
 from accelsim.sim.engine import Engine
@@ -27,40 +27,53 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
         raise TraceError(f"{workload.path}: the workload has no ops; nothing to simulate")
     wclass = {w: meta.pclass for w, meta in workload.meta.weights.items()}
     on_chip = cost_arrays(ops, arch, wclass, np.ones(n, dtype=bool))
-    placement = place_streams(ops, on_chip["busy_s"], arch)
-    streams = ops["stream"].astype(str)
-    core = streams.map(placement).to_numpy(dtype=np.int64)
+    placement = place_streams(ops, (on_chip["macs"] + on_chip["elem_ops"]).astype(np.float64), arch)
+    scodes, snames = category_codes(ops["stream"])
+    core = np.array([placement[s] for s in snames], dtype=np.int64)[scodes]
     residency = choose_residency(ops, core, workload.meta.weights, arch)
-    weights = ops["weight"].astype(str).to_numpy()
-    resident = np.array([w == "" or w in residency.pinned[c] for w, c in zip(weights, core)], dtype=bool)
+    wcodes, wnames = category_codes(ops["weight"])
+    pinned_table = np.array([[w == "" or w in residency.pinned[c] for c in range(arch.cores)]
+                             for w in wnames], dtype=bool).reshape(-1, arch.cores)
+    resident = pinned_table[wcodes, core]
     costs = cost_arrays(ops, arch, wclass, resident)
     unit = core * UNITS_PER_CORE + costs["unit"]
     capacity = [1, 1, arch.core.dma.engines] * arch.cores
 
     deps = ops["deps"].tolist()
-    out_bytes = costs["out_bytes"]
-    core_list = core.tolist()
     ic = arch.interconnect
-    sync = arch.overheads.sync_cycles
-    clock = arch.clock
-    hop_cycles = [[(ring_hops(a, b, arch.cores) if ic.topology == "ring" else 1) * ic.hop_cycles
-                   for b in range(arch.cores)] for a in range(arch.cores)]
-    out_list = out_bytes.tolist()
+    hops = np.array([[(ring_hops(a, b, arch.cores) if ic.topology == "ring" else 1) for b in range(arch.cores)]
+                     for a in range(arch.cores)], dtype=np.float64)
+    out_bytes = costs["out_bytes"]
 
-    def edge_delay(d: int, c: int) -> float:
-        a, b = core_list[d], core_list[c]
-        if a == b:
-            return 0.0
-        return (sync + hop_cycles[a][b] + -(-out_list[d] // ic.bytes_per_cycle)) / clock
+    def edge_delay(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
+        """Seconds for each dependency's result to reach the consumer's core (0 on the same core)."""
+        a, b = core[parent], core[child]
+        cycles = arch.overheads.sync_cycles + hops[a, b] * ic.hop_cycles + np.ceil(out_bytes[parent] / ic.bytes_per_cycle)
+        return np.where(a == b, 0.0, cycles / arch.clock)
 
     utt_rank = None
     if arch.scheduler.utterances == "sequential":
-        _, utt_rank = np.unique(ops["utt"].to_numpy(), return_inverse=True)
-        utt_rank = utt_rank.astype(np.int64)
+        utt = ops["utt"].to_numpy()
+        utt_rank = np.searchsorted(np.unique(utt), utt).astype(np.int64)
+    # weight reuse cache: streamed matmul weights may stay in the scratchpad space pinning left free
+    kcodes, knames = category_codes(ops["kind"])
+    is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
+    wbytes = [residency.weight_bytes.get(w, 0.0) for w in wnames]
+    weight_id = np.where(is_mm & (costs["dram_bytes"] > 0), wcodes, -1)
+    budget = arch.core.scratchpad.size * arch.core.scratchpad.weight_fraction
+    free = [budget - sum(residency.weight_bytes[w] for w in pinned) for pinned in residency.pinned]
     engine = Engine(deps=deps, unit=unit, capacity=capacity, busy_s=costs["busy_s"], dispatch_s=costs["dispatch_s"],
                     compute_s=costs["compute_s"], first_s=costs["first_s"], dram_bytes=costs["dram_bytes"],
-                    tiles=costs["tiles"], edge_delay=edge_delay, utt_order=utt_rank, bandwidth=arch.offchip.bandwidth)
+                    tiles=costs["tiles"], edge_delay=edge_delay, utt_order=utt_rank, bandwidth=arch.offchip.bandwidth,
+                    weight_id=weight_id, weight_bytes=wbytes, hit_busy_s=on_chip["busy_s"],
+                    cache_bytes=free if arch.scheduler.weight_reuse else [0.0] * arch.cores)
     engine.run()
+    hit = np.array(engine.hit, dtype=bool)
+    costs = dict(costs)
+    costs["reuse_saved_bytes"] = np.where(hit, costs["dram_bytes"], 0.0)
+    costs["dram_bytes"] = np.where(hit, 0.0, costs["dram_bytes"])
+    costs["busy_s"] = np.where(hit, on_chip["busy_s"], costs["busy_s"])
+    resident = resident | hit
     return RunResult(
         arch=arch,
         workload=workload,

@@ -147,6 +147,9 @@ class Scheduler(_Strict):
     placement: Literal["balanced", "single_core"] = Field(
         default="balanced", description="stream -> core placement policy (docs/simulator.md)"
     )
+    weight_reuse: bool = Field(
+        default=True, description="keep streamed weights in free scratchpad space for the next use (LRU)"
+    )
 
 
 class ArchSpec(_Strict):

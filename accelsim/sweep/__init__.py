@@ -5,7 +5,7 @@ Dask) -> journal.py (durable per-point records) -> results.py (Parquet/CSV table
 evaluate.py runs one point through the simulator.
 """
 
-from accelsim.sweep.backends import BACKENDS, DaskBackend, LocalBackend, call_point, make_backend
+from accelsim.sweep.backends import BACKENDS, Backend, DaskBackend, LocalBackend, call_point, make_backend
 from accelsim.sweep.grid import PointTask, expand, resolve_points
 from accelsim.sweep.journal import Journal, Outcome, read_journal
 from accelsim.sweep.results import RESULTS_FORMAT_VERSION, build_table, read_results, write_results
@@ -14,6 +14,7 @@ from accelsim.sweep.spec import SweepSpec, load_sweep, spec_from_dict
 
 __all__ = [
     "BACKENDS",
+    "Backend",
     "RESULTS_FORMAT_VERSION",
     "DaskBackend",
     "Journal",

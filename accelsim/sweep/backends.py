@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, Protocol
 
 from accelsim.errors import SweepError
 from accelsim.sweep.grid import PointTask
@@ -29,6 +29,12 @@ from accelsim.sweep.journal import Outcome
 
 EvaluateFn = Callable[[PointTask], dict[str, Any]]
 BACKENDS = ("local", "dask")
+
+
+class Backend(Protocol):
+    """Evaluates tasks and yields one Outcome per task, in completion order; closing the iterator stops the work."""
+
+    def run(self, evaluate: EvaluateFn, tasks: list[PointTask]) -> Iterator[Outcome]: ...
 
 
 def call_point(evaluate: EvaluateFn, task: PointTask) -> Outcome:

@@ -29,7 +29,7 @@ from accelsim.sweep.grid import PointTask
 _TIMELINE_COLUMNS = ("op_id", "core", "unit", "phase", "kind", "stream", "start_s", "end_s")
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
 def _workload(path: str, mtime_ns: int):  # mtime in the key: an edited workload is reloaded
     from accelsim.trace import load_workload
 
@@ -51,9 +51,10 @@ def roofline_columns(result: Any) -> dict[str, float]:
     arch = result.arch
     pol = arch.precision
     clock = float(arch.clock)
+    mat, vec = arch.core.matrix, arch.core.vector
     out: dict[str, float] = {
-        "core_peak_matrix_macs_per_s": clock * arch.core.matrix.pes * float(arch.core.matrix.macs_per_pe_cycle[pol.matmul.compute]),
-        "core_peak_vector_elems_per_s": clock * arch.core.vector.lanes * float(arch.core.vector.elems_per_lane_cycle[pol.nonlinear]),
+        "core_peak_matrix_macs_per_s": clock * mat.pes * float(mat.macs_per_pe_cycle[pol.matmul.compute]),
+        "core_peak_vector_elems_per_s": clock * vec.lanes * float(vec.elems_per_lane_cycle[pol.nonlinear]),
         "offchip_bytes_per_s": float(arch.offchip.bandwidth),
     }
     kind = result.workload.ops["kind"].astype(str).to_numpy()

@@ -9,6 +9,8 @@ timeline flag), so an id changes exactly when what would be simulated changes.
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import itertools
 import json
@@ -82,12 +84,28 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def default_arch_checker(path: Path, overrides: dict[str, Scalar]) -> str:
-    """Load ``path`` with ``overrides`` through :func:`accelsim.spec.load_arch`; fingerprint the resolved spec."""
-    from accelsim.spec import load_arch  # the simulator's spec package; imported lazily
+@functools.lru_cache(maxsize=64)
+def _raw_arch(path: str, mtime_ns: int) -> dict:
+    from accelsim.spec import load_raw
 
-    arch = load_arch(path, overrides or None)
-    dump = arch.model_dump(mode="json") if hasattr(arch, "model_dump") else repr(arch)
+    return load_raw(path)
+
+
+def default_arch_checker(path: Path, overrides: dict[str, Scalar]) -> str:
+    """Validate ``path`` with ``overrides`` as :func:`accelsim.spec.load_arch` does; fingerprint the result.
+
+    The file (and its ``base:`` chain) is parsed once per sweep, not once per point.
+    """
+    from accelsim.spec import apply_overrides, validate_raw
+
+    raw = copy.deepcopy(_raw_arch(str(path), path.stat().st_mtime_ns))
+    where = str(path)
+    if overrides:
+        raw = apply_overrides(raw, overrides)
+        where = f"{path} (with overrides {', '.join(overrides)})"
+    arch = validate_raw(raw, where, source=str(path))
+    # where the file lies is not part of what is simulated: ids stay the same in another checkout
+    dump = arch.model_dump(mode="json", exclude={"source"})
     return _sha256(json.dumps(dump, sort_keys=True, default=str).encode())
 
 
@@ -110,7 +128,9 @@ def resolve_points(
     first_index: dict[str, int] = {}
     for index, point in enumerate(raw_points):
         arch_file, workload_dir = str(point["arch"]), str(point["workload"])
-        overrides = tuple(sorted((k[len(OVERRIDE_PREFIX):], v) for k, v in point.items() if k.startswith(OVERRIDE_PREFIX)))
+        overrides = tuple(sorted(
+            (k[len(OVERRIDE_PREFIX):], v) for k, v in point.items() if k.startswith(OVERRIDE_PREFIX)
+        ))
         arch_path, workload_path = (root / arch_file).resolve(), (root / workload_dir).resolve()
         akey = (str(arch_path), json.dumps(overrides, default=str))
         if akey not in arch_cache:
@@ -149,5 +169,6 @@ def resolve_points(
             problems.append(f"timeline selector {sel} matches no point of the grid (values must match exactly)")
     if problems:
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise SweepError(f"{where}: {len(problems)} problem(s) found before running:\n  " + "\n  ".join(problems[:20]) + more)
+        listed = "\n  ".join(problems[:20])
+        raise SweepError(f"{where}: {len(problems)} problem(s) found before running:\n  {listed}{more}")
     return tasks

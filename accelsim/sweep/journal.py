@@ -60,12 +60,15 @@ class Journal:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._fh.close()
-            raise SweepError(f"{self.path}: another sweep is writing this folder right now; wait for it or use another --out") from None
+            raise SweepError(
+                f"{self.path}: another sweep is writing this folder right now; wait for it or use another --out"
+            ) from None
         if new:
             self._write_line({"journal": _MAGIC, "format_version": JOURNAL_VERSION, **(header or {})})
         else:
             self._cut_partial_tail()
         self.records = read_journal(self.path)
+        self.header = journal_header(self.path)
 
     def _cut_partial_tail(self) -> None:
         self._fh.seek(0)
@@ -100,6 +103,16 @@ class Journal:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def journal_header(path: str | Path) -> dict[str, Any]:
+    """The journal's first line (format version, sweep name, spec hash); {} for an empty file."""
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    try:
+        return json.loads(first) if first.endswith(b"\n") else {}
+    except json.JSONDecodeError:
+        return {}
 
 
 def read_journal(path: str | Path) -> dict[str, Outcome]:

@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from accelsim.atomic import atomic_write_text
 from accelsim.errors import SweepError
-from accelsim.sweep.backends import DaskBackend, EvaluateFn, LocalBackend
+from accelsim.sweep.backends import Backend, EvaluateFn
 from accelsim.sweep.grid import ArchChecker, PointTask, default_arch_checker, resolve_points
 from accelsim.sweep.journal import JOURNAL_FILE, Journal, Outcome
 from accelsim.sweep.results import RESULTS_FORMAT_VERSION, TIMELINE_DIR, build_table, write_results
@@ -83,7 +83,7 @@ def run_sweep(
     spec_path: str | Path,
     out_dir: str | Path,
     *,
-    backend: LocalBackend | DaskBackend,
+    backend: Backend,
     evaluate: EvaluateFn | None = None,
     resume: bool = False,
     retry_errors: bool = False,
@@ -109,6 +109,11 @@ def run_sweep(
         for t in tasks
     ]
     with Journal(out, header={"name": spec.name, "spec_sha256": spec_sha}) as journal:
+        if journal.header.get("name") != spec.name:
+            raise SweepError(
+                f"{out} holds sweep {journal.header.get('name')!r}, not {spec.name!r} ({spec_path}); "
+                "resume a sweep into its own folder, or choose another --out"
+            )
         _write_resolved(out, spec_path, spec_sha, spec, root, tasks)
         ids = {t.point_id for t in tasks}
         stale = sum(1 for pid in journal.records if pid not in ids)

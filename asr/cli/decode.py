@@ -12,7 +12,7 @@ from asr.search.step import ALGORITHMS, MAX_BEAM
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """Arguments shared by decode, tune-fusion and trace: model, LMs, recipe, threads."""
     p.add_argument("--ckpt", required=True, help="model folder (models/small, a checkpoint folder, or a LATEST file)")
-    p.add_argument("--recipe", default=None, help="quantization recipe; --ckpt must then be a QAT checkpoint")
+    p.add_argument("--recipe", default=None, help="expected quantization recipe (checked against the QAT model folder's own)")
     p.add_argument("--lm-target", default=None, help="target-domain LM folder (default models/lm_target)")
     p.add_argument("--lm-source", default=None, help="source-domain LM folder (default models/lm_source)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
@@ -67,8 +67,8 @@ def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     cfg = search_config(args)
     weights: FusionWeights = fusion_weights(args.fusion, args.lam, args.mu, args.rho, args.weights)
-    model, path = load_acoustic(args.ckpt, args.recipe)
-    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, args.recipe)
+    model, path, recipe = load_acoustic(args.ckpt, args.recipe)
+    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, recipe)
     utts = read_utts(args.manifest, args.limit)
     encoded = encode(model, utts)
     decoded = decode_all(model, encoded, cfg, fusion)
@@ -76,16 +76,19 @@ def _run(args: argparse.Namespace) -> int:
     audio = sum(e.seconds for e in encoded)
     enc_s = sum(e.encoder_s for e in encoded)
     search_s = sum(d.search_s for d in decoded)
+    cpu_s = sum(e.encoder_cpu_s for e in encoded) + sum(d.search_cpu_s for d in decoded)
     summary = {
-        "manifest": args.manifest, "utterances": len(utts), "ckpt": str(path), "recipe": args.recipe,
+        "manifest": args.manifest, "utterances": len(utts), "ckpt": str(path),
+        "recipe": recipe.name if recipe is not None else None,
         "algorithm": cfg.algorithm, "beam": cfg.beam, "fusion": weights.kind, "fusion_weights": weights.as_dict(),
         "lms": lm_info, "wer_percent": round(wer, 3), "audio_s": round(audio, 3),
         "rtf": round((enc_s + search_s) / audio, 4), "rtf_search": round(search_s / audio, 4),
+        "rtf_cpu": round(cpu_s / audio, 4),
         "threads": args.threads,
     }
     print(f"WER {wer:.2f} % on {len(utts)} utterances ({audio:.1f} s audio); {cfg.algorithm} beam {cfg.beam}, "
-          f"fusion {weights.kind} {weights.as_dict()}; CPU RTF {summary['rtf']:.3f} "
-          f"(search {summary['rtf_search']:.3f}) on {args.threads} thread(s)")
+          f"fusion {weights.kind} {weights.as_dict()}; RTF {summary['rtf']:.3f} wall "
+          f"(search {summary['rtf_search']:.3f}), {summary['rtf_cpu']:.3f} CPU time, {args.threads} thread(s)")
     if args.out:
         rows = [{"ref": e.ref, "hyp": d.text, "score": d.nbest[0].score if d.nbest else None}
                 for e, d in zip(encoded, decoded)]

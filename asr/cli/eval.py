@@ -1,6 +1,44 @@
-"""`asr eval`: placeholder until its issue lands (replace this module)."""
+"""`asr eval`: greedy-decode manifests with a trained model and print WER and CER."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from accelsim.atomic import atomic_write_text
 
 
-def register(sub):
-    p = sub.add_parser("eval", help="(not yet implemented)")
-    p.set_defaults(func=lambda args: print("asr eval: not yet implemented") or 2)
+def register(sub) -> None:
+    p = sub.add_parser("eval", help="WER / CER of a model on manifests (greedy decoding)")
+    p.add_argument("--model", required=True, type=Path, help="model folder (model.safetensors + config.yaml)")
+    p.add_argument("manifests", nargs="+", type=Path, help="JSONL manifests to score")
+    p.add_argument("--limit", type=int, help="score only the first N utterances of each manifest")
+    p.add_argument("--batch-frames", type=int, default=16000, help="padded input frames per decoding batch")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, help="write results (metrics and hypotheses) as JSON here")
+    p.set_defaults(func=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from asr.data.dataset import SpeechDataset
+    from asr.model import load_model
+    from asr.train.trainer import evaluate
+
+    torch.set_num_threads(args.threads)
+    model, cfg = load_model(args.model)
+    results = {}
+    print(f"{'manifest':40s} {'utts':>6s} {'WER %':>7s} {'CER %':>7s} {'skipped':>8s}")
+    for m in args.manifests:
+        data = SpeechDataset(m, cfg.features, limit=args.limit, min_frames=cfg.stack)
+        res = evaluate(model, data, args.batch_frames)
+        results[str(m)] = {"wer": res["wer"], "cer": res["cer"], "utts": res["utts"], "skipped": data.skipped,
+                           "hyps": [{"ref": r, "hyp": h} for r, h in zip(res["refs"], res["hyps"])]}
+        print(f"{str(m):40s} {res['utts']:6d} {100 * res['wer']:7.2f} {100 * res['cer']:7.2f} {len(data.skipped):8d}")
+        for msg in data.skipped[:3]:
+            print(f"  skipped: {msg}")
+    if args.out:
+        atomic_write_text(args.out, json.dumps({"model": str(args.model), "results": results}, indent=1) + "\n")
+    return 0

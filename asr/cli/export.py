@@ -25,10 +25,23 @@ def register(sub) -> None:
 
 
 def _group(row: dict) -> str:
-    name, note = row["name"], row["note"]
-    if name.endswith(".codes"):
+    if row["name"].endswith(".codes"):
         return f"int{row['bits']} weight codes"
-    return note
+    return row["note"]
+
+
+def _wider(rows: list[dict], matmul_bits: int | None) -> list[str]:
+    """One line per weight stored wider than the recipe's matmul precision, with the reason."""
+    out = []
+    for row in rows:
+        name = row["name"].removesuffix(".codes")
+        if row["name"].endswith(".codes") and matmul_bits is not None and row["bits"] > matmul_bits:
+            why = ("output layer: few parameters, its error goes straight into the softmax"
+                   if name.split(".")[-2] in ("out", "output") else "see the recipe's description")
+            out.append(f"{name}: int{row['bits']} ({row['params']:,} params) - kept wider by its recipe rule ({why})")
+        elif row["name"].startswith("float."):
+            out.append(f"{name}: FP16 ({row['params']:,} params) - no recipe rule matches it")
+    return out
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -73,6 +86,12 @@ def _export(args: argparse.Namespace) -> int:
     for name, (params, nbytes) in sorted(groups.items(), key=lambda kv: -kv[1][1]):
         share = 100 * params / fp32_params
         print(f"    {nbytes:>10,} B  {share:5.1f} % of params  {name}")
+    matmul = recipe.precision.get("matmul", "")
+    wider = _wider(report.rows, int(matmul[3:]) if matmul.startswith("int") else None)
+    print(f"  weights stored wider than precision.matmul = {matmul}:" + ("" if wider else " none"))
+    for line in wider:
+        print(f"    {line}")
+    print("  always wider: biases and scales (FP16, applied after the int32 accumulation in the FP16 datapath)")
     if args.verbose:
         for row in report.rows:
             print(f"    {row['name']:<50} {row['bits']:>2} bit {row['bytes']:>9,} B  {row['note']}")

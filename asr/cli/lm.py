@@ -24,12 +24,13 @@ def register(sub) -> None:
     t.add_argument("--eval-every", type=int, default=250, help="steps between dev evaluations (default 250)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    t.add_argument("--init", default=None, help="start from this trained LM folder (its sizes win)")
+    t.add_argument("--recipe", default=None, help="quantization-aware training with this recipe (asr.quant)")
     t.set_defaults(func=_train)
 
     e = lm_sub.add_parser("eval", help="per-unit perplexity of an LM on a text file")
     e.add_argument("--lm", required=True, help="LM directory written by `asr lm train`")
     e.add_argument("--text", required=True, help="text, one sentence per line")
-    e.add_argument("--recipe", default=None, help="quantization recipe to apply before evaluating (asr.quant)")
     e.add_argument("--threads", type=int, default=1)
     e.set_defaults(func=_eval)
 
@@ -49,6 +50,13 @@ def _train(args: argparse.Namespace) -> int:
 
     _positive(args, "embed", "hidden", "layers", "steps", "batch_size", "lr", "minutes", "eval_every", "threads")
     torch.set_num_threads(args.threads)
+    init = None
+    if args.init:
+        from asr.lm.model import load_lm
+
+        init, meta = load_lm(args.init)
+        if meta.get("recipe"):
+            raise ConfigError(f"--init {args.init}: already quantized; start QAT from the float LM")
     best = train_lm(
         args.text,
         args.out,
@@ -56,6 +64,8 @@ def _train(args: argparse.Namespace) -> int:
         TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_minutes=args.minutes,
                     eval_every=args.eval_every, seed=args.seed),
         log=lambda s: print(s, flush=True),
+        init=init,
+        recipe=args.recipe,
     )
     print(f"lm train: best dev perplexity {best['dev_ppl']:.3f} at step {best['step']} -> {args.out}")
     return 0
@@ -69,10 +79,6 @@ def _eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     model, _ = load_lm(args.lm)
-    if args.recipe:
-        from asr.lm.quantized import quantize_lm
-
-        model = quantize_lm(model, args.recipe)
     sentences = read_sentences(args.text)
     ppl = perplexity(model, sentences)
     print(f"{args.lm}: perplexity {ppl:.3f} per unit on {len(sentences)} sentences of {args.text}")

@@ -20,6 +20,9 @@ def register(sub) -> None:
     p.add_argument("--scale", choices=SCALES, default="model",
                    help="model: the decoded model's own shapes; paper: re-emit with --paper-config's shapes")
     p.add_argument("--paper-config", default="configs/paper.yaml", help="paper-scale model config (--scale paper)")
+    p.add_argument("--pclass-recipe", default=None,
+                   help="recipe that assigns precision classes (matmul / matmul_wide) to the traced weights, e.g. a "
+                        "float decode traced for an INT4 chip (default: the QAT model's own recipe, if any)")
     p.add_argument("--out", required=True, help="workload directory to write (e.g. workloads/small_beam16)")
     p.set_defaults(func=_run)
 
@@ -33,14 +36,14 @@ def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     cfg = search_config(args)
     weights = fusion_weights(args.fusion, args.lam, args.mu, args.rho, args.weights)
-    model, _ = load_acoustic(args.ckpt, args.recipe)
-    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, args.recipe)
-    recipe = lm_recipes = None
-    if args.recipe:
+    model, _, recipe = load_acoustic(args.ckpt, args.recipe)
+    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, recipe)
+    decoded_with = recipe.name if recipe is not None else None
+    if args.pclass_recipe:
         from asr.quant.recipe import load_recipe
 
-        recipe = load_recipe(args.recipe)
-        lm_recipes = {k: recipe for k in lm_info}
+        recipe = load_recipe(args.pclass_recipe)
+    lm_recipes = {k: recipe for k in lm_info} if recipe is not None else None
     paper_cfg = ModelConfig.from_yaml(args.paper_config) if args.scale == "paper" else None
     utts = read_utts(args.manifest, args.limit)
     encoded = encode(model, utts)
@@ -53,6 +56,9 @@ def _run(args: argparse.Namespace) -> int:
         args.out, model_cfg=model.cfg, encoded=encoded, decoded=decoded, cfg=cfg, weights=weights, lm_info=lm_info,
         recipe=recipe, lm_recipes=lm_recipes, wer_percent=wer, test_set=test_set, command=command,
         scale=args.scale, paper_cfg=paper_cfg,
+        extra_notes=(f"Precision classes from {args.pclass_recipe}; the decode itself ran "
+                     f"{'quantized (' + decoded_with + ')' if decoded_with else 'in FP32'} (WER is that system's)."
+                     if args.pclass_recipe else ""),
     )
     print(f"{args.out}: {wl.meta.ops.count} ops, {wl.audio_seconds:.1f} s audio in {len(utts)} utterances, "
           f"WER {wer:.2f} %, {args.scale} scale")

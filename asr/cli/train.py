@@ -61,8 +61,17 @@ def _train(args: argparse.Namespace) -> int:
     trainer = Trainer(mcfg, tcfg, train, dev, args.out, log=log)
     if not args.no_resume:
         trainer.resume()
-    st = trainer.fit(max_steps=args.max_steps)
-    trainer.checkpoint()
+    if sys.stdout.isatty():  # interactive: a progress bar; in a log file the periodic lines suffice
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        cols = (TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeRemainingColumn())
+        with Progress(*cols) as bar:
+            task = bar.add_task("train", total=trainer.total_steps, completed=trainer.state["step"], loss="")
+            trainer.on_step = lambda step, total, loss: bar.update(task, completed=step, loss=f"loss/unit {loss:.3f}")
+            st = trainer.fit(max_steps=args.max_steps)
+    else:
+        st = trainer.fit(max_steps=args.max_steps)
+    trainer.finish()
     skipped = len(train.skipped) + (len(dev.skipped) if dev else 0)
     log(f"finished at step {st['step']}: best dev WER {st['best_wer']}, {skipped} bad utterances skipped, {st['skipped_batches']} batches skipped")
     return 0

@@ -68,8 +68,8 @@ def _run(args: argparse.Namespace) -> int:
     set_threads(args.threads)
     cfg = search_config(args)
     points = candidates(args)
-    model, path = load_acoustic(args.ckpt, args.recipe)
-    target, source, lm_info = load_lms(args.fusion, args.lm_target, args.lm_source, args.recipe)
+    model, path, recipe = load_acoustic(args.ckpt, args.recipe)
+    target, source, lm_info = load_lms(args.fusion, args.lm_target, args.lm_source, recipe)
     encoded = encode(model, read_utts(args.manifest, args.limit))
     base = word_error_rate(encoded, decode_all(model, encoded, cfg))
     print(f"no LM: WER {base:.2f} % on {len(encoded)} utterances of {args.manifest} ({cfg.algorithm} beam {cfg.beam})")
@@ -81,7 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"[{i + 1}/{len(points)}] lambda {lam:g} mu {mu:g} rho {rho:g}: WER {wer:.2f} %", flush=True)
     best = min(trials, key=lambda r: (r["wer_percent"], r["lambda"], r["mu"], r["rho"]))
     doc = {"fusion": args.fusion, "manifest": args.manifest, "utterances": len(encoded), "ckpt": str(path),
-           "recipe": args.recipe, "algorithm": cfg.algorithm, "beam": cfg.beam, "method": args.method,
+           "recipe": recipe.name if recipe is not None else None, "algorithm": cfg.algorithm, "beam": cfg.beam, "method": args.method,
            "no_lm_wer_percent": round(base, 3), "best": best, "trials": trials, "lms": lm_info}
     atomic_write_text(args.out, json.dumps(doc, indent=1) + "\n")
     print(f"best: lambda {best['lambda']:g} mu {best['mu']:g} rho {best['rho']:g}: WER {best['wer_percent']:.2f} % "

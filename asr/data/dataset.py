@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from accelsim.atomic import atomic_write
@@ -75,8 +75,6 @@ class SpeechDataset:
             return False
         try:
             tensors = load_file(str(path))
-            from safetensors import safe_open
-
             with safe_open(str(path), "pt") as fh:
                 meta = fh.metadata()
         except (SafetensorError, OSError, ValueError):

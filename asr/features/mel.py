@@ -9,7 +9,6 @@ log-energies are Kaldi's minus ``2 * ln(32768)``, a constant that the per-uttera
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -124,6 +123,3 @@ def stack_frames(feats: torch.Tensor, lens: torch.Tensor, stack: int) -> tuple[t
 def num_frames(num_samples: int, cfg: FeatureConfig) -> int:
     """Frame count compute_features returns for ``num_samples`` samples."""
     return 0 if num_samples < cfg.win_length else 1 + (num_samples - cfg.win_length) // cfg.hop_length
-
-
-

@@ -80,7 +80,7 @@ def sentence_logprob(model: CharLSTMLM, ids: list[int]) -> float:
     return float(lp.sum())
 
 
-def save_lm(model: CharLSTMLM, directory: str | Path, meta: dict | None = None) -> Path:
+def save_lm(model: nn.Module, directory: str | Path, meta: dict | None = None) -> Path:
     """Write ``lm.safetensors`` (weights) and ``lm.json`` (config + ``meta``) atomically into ``directory``."""
     from safetensors.torch import save_file
 

@@ -78,14 +78,40 @@ class TrainConfig:
     seed: int = 0
 
 
+def quantize_for_qat(model: CharLSTMLM, recipe: str | Path, sentences: list[list[int]], batch_size: int = 32):
+    """``asr.quant.prepare`` the LM with ``recipe`` and calibrate activation ranges on a few batches.
+
+    Returns (prepared model, the recipe as a mapping for the checkpoint's metadata).
+    """
+    from asr.errors import ConfigError
+    from asr.quant.prepare import calibration, prepare, quant_modules
+    from asr.quant.recipe import load_recipe
+
+    rec = load_recipe(recipe)
+    qmodel = prepare(model, rec)
+    if not list(quant_modules(qmodel)):
+        raise ConfigError(f"{recipe}: no rule matches the LM's modules (embedding, lstm, output); add rules for them")
+    qmodel.eval()
+    with torch.no_grad(), calibration(qmodel):
+        for b in range(0, min(len(sentences), 8 * batch_size), batch_size):
+            qmodel(make_batch(sentences[b : b + batch_size])[0])
+    return qmodel, rec.to_dict()
+
+
 def train_lm(
     text: str | Path,
     out: str | Path,
     cfg: LMConfig,
     tcfg: TrainConfig,
     log: Callable[[str], None] = print,
+    init: CharLSTMLM | None = None,
+    recipe: str | Path | None = None,
 ) -> dict:
-    """Train on ``text``, keep the checkpoint with the best dev perplexity in ``out``; returns its summary."""
+    """Train on ``text``, keep the checkpoint with the best dev perplexity in ``out``; returns its summary.
+
+    ``init`` starts from a trained LM (its config wins over ``cfg``); ``recipe`` makes it quantization-aware
+    training: the LM is fake-quantized by ``asr.quant.prepare``, calibrated, then fine-tuned.
+    """
     torch.manual_seed(tcfg.seed)
     rng = random.Random(tcfg.seed)
     sentences = read_sentences(text)
@@ -93,7 +119,12 @@ def train_lm(
     n_dev = max(1, int(len(sentences) * tcfg.dev_fraction))
     dev, train = sentences[:n_dev], sentences[n_dev:] or sentences
     log(f"lm train: {len(train)} train / {len(dev)} dev sentences, {sum(map(len, train))} train units from {text}")
-    model = CharLSTMLM(cfg)
+    model = init if init is not None else CharLSTMLM(cfg)
+    extra: dict = {}
+    if recipe is not None:
+        log(f"lm train: dev perplexity before quantization {perplexity(model, dev):.3f}")
+        model, extra["recipe"] = quantize_for_qat(model, recipe, train)
+        log(f"lm train: dev perplexity after {recipe} (calibrated, before QAT) {perplexity(model, dev):.3f}")
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tcfg.steps, eta_min=tcfg.lr * 0.05)
     best = {"dev_ppl": float("inf"), "step": 0}
@@ -120,7 +151,7 @@ def train_lm(
             if ppl < best["dev_ppl"]:
                 best = {"dev_ppl": ppl, "step": step}
                 save_lm(model, out, meta={"text": str(text), "dev_ppl": ppl, "step": step, "seed": tcfg.seed,
-                                          "train_sentences": len(train)})
+                                          "train_sentences": len(train), **extra})
         if out_of_time:
             log(f"lm train: stopping at step {step}: {tcfg.max_minutes} min budget spent")
             break

@@ -177,7 +177,7 @@ class IntLSTM(nn.Module):
             hx = (x.new_zeros(self.num_layers * dirs, B, H), x.new_zeros(self.num_layers * dirs, B, H))
         mask = None
         if lengths is not None:
-            mask = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).unsqueeze(-1)  # (T, B, 1) bool
+            mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.to(x.device).unsqueeze(0)).unsqueeze(-1)  # (T, B, 1)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             outs = []

@@ -28,8 +28,8 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tenso
     if lengths is None:
         return x.flip(0)
     T = x.shape[0]
-    t = torch.arange(T).unsqueeze(1)  # (T, 1)
-    lens = lengths.to(torch.long).unsqueeze(0)  # (1, B)
+    t = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
+    lens = lengths.to(device=x.device, dtype=torch.long).unsqueeze(0)  # (1, B)
     idx = torch.where(t < lens, lens - 1 - t, t)  # (T, B)
     idx = idx.reshape(T, -1, *([1] * (x.dim() - 2))).expand_as(x)
     return x.gather(0, idx)
@@ -127,7 +127,7 @@ class QuantLSTM(nn.Module):
             h0, c0 = hx
         mask = None
         if lengths is not None and int(lengths.min()) < T:
-            mask = (torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)).to(x.dtype).unsqueeze(-1)  # (T, B, 1)
+            mask = (torch.arange(T, device=x.device).unsqueeze(1) < lengths.to(x.device).unsqueeze(0)).to(x.dtype).unsqueeze(-1)  # (T, B, 1)
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             xq = self.input_q[layer](x)  # (T, B, F)

@@ -27,7 +27,7 @@ class _Slots:
     def append(self, rows: Sequence[torch.Tensor]) -> range:
         m = rows[0].shape[0]
         if not self.tensors:
-            self.tensors = [torch.empty((max(64, 2 * m), *r.shape[1:]), dtype=r.dtype) for r in rows]
+            self.tensors = [torch.empty((max(1024, 2 * m), *r.shape[1:]), dtype=r.dtype) for r in rows]
         need = self.size + m
         if need > self.tensors[0].shape[0]:
             cap = max(need, 2 * self.tensors[0].shape[0])

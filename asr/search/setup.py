@@ -18,31 +18,52 @@ DEFAULT_LM_TARGET = "models/lm_target"
 DEFAULT_LM_SOURCE = "models/lm_source"
 
 
+def _follow(p: Path) -> Path:
+    """A path written in a LATEST-style file, relative ones taken from the file's folder."""
+    target = Path(p.read_text(encoding="utf-8").strip())
+    return target if target.is_absolute() else p.parent / target
+
+
 def resolve_ckpt(path: str | Path) -> Path:
-    """A model folder; a file (or a folder holding ``LATEST``) whose text names one is followed."""
+    """A model folder (float: model.safetensors, or QAT: qat.safetensors); a file (or a folder holding
+    ``LATEST``) whose text names one is followed."""
     p = Path(path)
+    is_model = lambda d: (d / "model.safetensors").is_file() or (d / "qat.safetensors").is_file()  # noqa: E731
     if p.is_file():
-        p = Path(p.read_text(encoding="utf-8").strip())
-    elif (p / "LATEST").is_file() and not (p / "model.safetensors").is_file():
-        p = Path((p / "LATEST").read_text(encoding="utf-8").strip())
-    if not (p / "model.safetensors").is_file():
-        raise CheckpointError(f"{path}: no model folder there (expected model.safetensors and config.yaml; "
-                              "pass models/small or a checkpoint folder runs/<name>/ckpt/step_*)")
+        p = _follow(p)
+    elif (p / "LATEST").is_file() and not is_model(p):
+        p = _follow(p / "LATEST")
+    if not is_model(p):
+        raise CheckpointError(f"{path}: no model folder there (expected model.safetensors or qat.safetensors with "
+                              "config.yaml; pass models/small, a checkpoint folder, or a QAT folder OUT/model)")
     return p
 
 
 def load_acoustic(ckpt: str | Path, recipe: str | None = None):
-    """(model in eval mode, its path). With ``recipe``, the model is fake-quantized by ``asr.quant.prepare``;
-    the folder must then hold QAT weights (quantizer clips included) or float weights that get calibrated."""
+    """(model in eval mode, its folder, its quantization Recipe or None).
+
+    A QAT folder (``asr qat``'s OUT/model) loads fake-quantized with the recipe stored beside it; ``recipe``, if
+    given, must name the same recipe. A float folder with ``recipe`` is refused (uncalibrated quantizers).
+    """
     from asr.model import load_model
+    from asr.quant.io import is_qat_dir, load_qat
 
     path = resolve_ckpt(ckpt)
-    if recipe:
-        from asr.search.quantized import quantize_acoustic
+    if is_qat_dir(path):
+        model, _, rec = load_qat(path)
+        if recipe:
+            from asr.quant.recipe import load_recipe
 
-        return quantize_acoustic(path, recipe), path
+            asked = load_recipe(recipe)
+            if asked.name != rec.name:
+                raise ConfigError(f"--recipe {recipe} (name {asked.name!r}) differs from the recipe {rec.name!r} "
+                                  f"the QAT model {path} was trained with")
+        return model.eval(), path, rec
+    if recipe:
+        raise CheckpointError(f"{path}: float model, but --recipe {recipe} asks for a quantized one: pass the QAT "
+                              f"model folder written by `asr qat --from {path} --recipe {recipe}` (OUT/model)")
     model, _ = load_model(path)
-    return model.eval(), path
+    return model.eval(), path, None
 
 
 def load_weights_file(path: str | Path) -> dict[str, float]:
@@ -74,7 +95,7 @@ def fusion_weights(kind: str, lam: float | None, mu: float | None, rho: float | 
         raise ConfigError(str(exc)) from None
 
 
-def load_lms(kind: str, lm_target: str | None, lm_source: str | None, recipe: str | None = None):
+def load_lms(kind: str, lm_target: str | None, lm_source: str | None, recipe=None):
     """(target LM or None, source LM or None, description) for fusion ``kind`` (none / shallow / dr)."""
     info: dict = {}
     target = source = None
@@ -86,24 +107,28 @@ def load_lms(kind: str, lm_target: str | None, lm_source: str | None, recipe: st
 
 
 def load_fusion(weights: FusionWeights, lm_target: str | None, lm_source: str | None,
-                recipe: str | None = None) -> tuple[Fusion, dict]:
+                recipe=None) -> tuple[Fusion, dict]:
     """The fusion terms and a description of the LMs used (paths, sizes) for result files and traces."""
     target, source, info = load_lms(weights.kind, lm_target, lm_source, recipe)
     return build_fusion(weights, target, source), info
 
 
-def _load_checked(path: str, recipe: str | None, flag: str, info: dict, key: str):
-    """Load an LM and check it is quantized exactly when the acoustic model is (``recipe``)."""
+def _load_checked(path: str, recipe, flag: str, info: dict, key: str):
+    """Load an LM and check it is quantized exactly when the acoustic model is (``recipe``: its Recipe)."""
     from asr.lm.model import load_lm
 
     lm, meta = load_lm(path)
     quantized = bool(meta.get("recipe"))
     if recipe and not quantized:
-        raise ConfigError(f"{flag} {path}: float LM, but --recipe {recipe} asks for a quantized system; pass an LM "
-                          f"trained with `asr lm train --init {path} --recipe {recipe}`")
+        raise ConfigError(f"{flag} {path}: float LM, but the acoustic model is quantized with recipe {recipe.name!r};"
+                          f" pass an LM trained with `asr lm train --init {path} --recipe {recipe.source or 'RECIPE'}`"
+                          f" (e.g. {path}/int4)")
     if quantized and not recipe:
-        raise ConfigError(f"{flag} {path}: LM quantized with recipe {meta['recipe'].get('name')!r}, but no "
-                          "--recipe was given for the acoustic model; pass a float LM or the same --recipe")
+        raise ConfigError(f"{flag} {path}: LM quantized with recipe {meta['recipe'].get('name')!r}, but the acoustic "
+                          "model is float; pass a float LM or a QAT acoustic model")
+    if quantized and meta["recipe"].get("name") != recipe.name:
+        raise ConfigError(f"{flag} {path}: LM quantized with recipe {meta['recipe'].get('name')!r}, the acoustic "
+                          f"model with {recipe.name!r}; use LMs and model of the same recipe")
     info[key] = {"path": str(path), **_lm_info(lm, meta)}
     return lm
 

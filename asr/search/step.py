@@ -15,7 +15,6 @@ from asr.search.cache import PrefixCache
 from asr.search.hyp import Hyp
 from asr.search.scorer import Fusion, prediction_scorer
 
-BLANK = 0
 MAX_BEAM = 64
 ALGORITHMS = ("alsd", "mbs")
 

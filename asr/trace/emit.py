@@ -120,7 +120,7 @@ class DecodeEmitter:
             h = self._recurrent(phase, ev.step, ev.m, ev.gathered, lm.embed, lm.hidden, lm.layers)
             kw = dict(utt=self.utt, stream=phase, step=ev.step)
             out = tb.matmul(phase, m=ev.m, k=lm.hidden, weight=f"{phase}.out", deps=[h], **kw)
-            self.lm_ready[phase] = tb.add("softmax", phase, m=ev.m, n=d.vocab, pclass="softmax", func="log_softmax",
+            self.lm_ready[phase] = tb.add("softmax", phase, m=ev.m, n=d.vocab, pclass="softmax", func="log",
                                           deps=[out], **kw)
 
     def _joint(self, ev: Event) -> None:
@@ -132,7 +132,7 @@ class DecodeEmitter:
         c = tb.add("elementwise", "joint", m=ev.m, n=d.joint_dim, pclass="elementwise", func=comb, deps=[g], **kw)
         t = tb.add("nonlinear", "joint", m=ev.m, n=d.joint_dim, pclass="nonlinear", func="tanh", deps=[c], **kw)
         o = tb.matmul("joint", m=ev.m, k=d.joint_dim, weight="joint.out", deps=[t], **kw)
-        self.joint_done = tb.add("softmax", "joint", m=ev.m, n=d.vocab, pclass="softmax", func="log_softmax",
+        self.joint_done = tb.add("softmax", "joint", m=ev.m, n=d.vocab, pclass="softmax", func="log",
                                  deps=[o], **kw)
 
     def _select(self, ev: Event) -> None:

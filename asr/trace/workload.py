@@ -40,6 +40,7 @@ def write_decode_trace(
     command: str,
     scale: str = "model",
     paper_cfg=None,
+    extra_notes: str = "",
 ) -> Workload:
     """Write the workload of decoded utterances (each ``Decoded`` must carry its call log)."""
     if any(d.log is None for d in decoded):
@@ -69,10 +70,12 @@ def write_decode_trace(
         description = f"Real decode of the model's own shapes ({what}; RNN-T {dims.rnnt_params() / 1e6:.2f} M "
         description += f"parameters, LMs {lms})."
         notes = "Ops and batch sizes exactly as executed by asr.search (recorded per call)."
+    notes = f"{notes} {extra_notes}".strip()
     search = {"algorithm": cfg.algorithm, "beam": cfg.beam, "fusion": weights.kind,
               "fusion_weights": weights.as_dict()}
     return write_trace(
         out, name=Path(out).name, dims=dims, utts=utts, synthetic=False, description=description, command=command,
-        notes=notes, recipe=(recipe.source or recipe.name) if recipe is not None else None, search=search, wer_percent=wer_percent,
+        notes=notes, recipe=(recipe.source or recipe.name) if recipe is not None else None, search=search,
+        wer_percent=wer_percent,
         test_set=test_set, wide=wide,
     )

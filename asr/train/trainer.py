@@ -76,8 +76,12 @@ def evaluate(model: Transducer, data: SpeechDataset, batch_frames: int, limit: i
 class Trainer:
     """Trains ``model_cfg`` on ``train`` with dev evaluation on ``dev``, writing under ``out``."""
 
-    def __init__(self, model_cfg: ModelConfig, train_cfg: TrainConfig, train: SpeechDataset, dev: SpeechDataset | None, out: Path, log=print) -> None:
+    def __init__(
+        self, model_cfg: ModelConfig, train_cfg: TrainConfig, train: SpeechDataset, dev: SpeechDataset | None, out: Path, log=print, on_step=None
+    ) -> None:
+        """``log(str)`` receives progress lines; ``on_step(step, total_steps, loss_per_unit)`` drives a progress bar."""
         self.mcfg, self.cfg, self.train, self.dev, self.out, self.log = model_cfg, train_cfg, train, dev, Path(out), log
+        self.on_step = on_step
         torch.manual_seed(train_cfg.seed)
         self.model = Transducer(model_cfg)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
@@ -120,7 +124,9 @@ class Trainer:
         torch.set_num_threads(self.cfg.threads)
         cfg, st = self.cfg, self.state
         if self.train.skipped:
-            self.log(f"skipped {len(self.train.skipped)} bad training utterances, e.g. {self.train.skipped[0]}")
+            self.log(f"skipped {len(self.train.skipped)} bad training utterances:")
+            for msg in self.train.skipped[:20]:
+                self.log(f"  {msg}")
         self.log(f"model {self.model.num_params():,} parameters; {len(self.train)} train utterances, {self.steps_per_epoch} steps/epoch")
         last_ckpt, t_log, loss_acc, tok_acc = time.time(), time.time(), 0.0, 0
         self.model.train()
@@ -146,6 +152,8 @@ class Trainer:
                     self.log(f"step {st['step']}: non-finite loss, batch skipped ({st['skipped_batches']} so far)")
                 st["step"] += 1
                 st["batch"] += 1
+                if self.on_step is not None:
+                    self.on_step(st["step"], self.total_steps, float(loss.detach()))
                 if st["step"] % cfg.log_every == 0:
                     dt = (time.time() - t_log) / cfg.log_every
                     left = (self.total_steps - st["step"]) * dt / 3600
@@ -158,9 +166,14 @@ class Trainer:
                     last_ckpt = time.time()
             st["epoch"] += 1
             st["batch"] = 0
-        self.run_eval()
-        self.checkpoint()
         return st
+
+    def finish(self) -> Path:
+        """Evaluate the final weights (unless just done) and write a last checkpoint."""
+        evals = self.state["evals"]
+        if not evals or evals[-1]["step"] != self.state["step"]:
+            self.run_eval()
+        return self.checkpoint()
 
 
 def stdout_log(path: Path | None):
