@@ -124,3 +124,13 @@ def test_paper_config_has_about_57m_parameters():
     assert 56e6 < m.num_params() < 58.5e6
     parts = param_breakdown(m)
     assert sum(parts.values()) == m.num_params() and parts["encoder"] > 50e6
+
+
+def test_half_precision_file_loads_into_float32(tmp_path):
+    cfg = tiny()
+    m = Transducer(cfg).eval()
+    save_model(m, cfg, tmp_path / "h", half=True)
+    m2, _ = load_model(tmp_path / "h")
+    assert all(p.dtype == torch.float32 for p in m2.parameters())
+    for (name, a), (_, b) in zip(m.state_dict().items(), m2.state_dict().items()):
+        torch.testing.assert_close(a, b, atol=1e-3, rtol=1e-3, msg=name)

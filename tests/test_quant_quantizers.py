@@ -84,6 +84,16 @@ def test_sawb_clip_uses_the_published_4bit_coefficients_and_falls_back_to_max():
     assert torch.allclose(F.sawb_clip(const, 4, per_channel=False), torch.tensor(0.3))
 
 
+def test_sawb_keeps_max_clip_on_rows_flatter_than_uniform():
+    g = torch.Generator().manual_seed(2)
+    sign = torch.randint(0, 2, (4, 256), generator=g) * 2 - 1
+    w = sign * (0.5 + 0.25 * torch.rand(4, 256, generator=g))  # clustered near +-0.6: flatter than uniform
+    for bits in (4, 8):
+        assert torch.allclose(F.sawb_clip(w, bits, per_channel=True).squeeze(1), w.abs().amax(dim=1))
+    q = IntQuantizer(IntQuantConfig(method="sawb", bits=8, granularity="channel"), "weight")
+    assert float((q(w) - w).abs().max()) < 0.01  # 8 bits on a flat row: no saturation
+
+
 def test_pact_gradients_follow_the_pact_paper():
     q = IntQuantizer(IntQuantConfig(method="pact2", bits=4, clip=1.0), "act")
     with torch.no_grad():

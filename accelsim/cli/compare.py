@@ -45,7 +45,8 @@ def handle(args: argparse.Namespace) -> int:
     fmt = lambda x: "-" if x is None else f"{x:.2f}x"  # noqa: E731
     table.add_row("total", f"{a['sim_s'] * 1e3:.2f}", f"{b['sim_s'] * 1e3:.2f}", fmt(cmp["speedup"]), style="bold")
     for p in PHASES:
-        table.add_row(f"  {p}", f"{a[f'phase_{p}_s'] * 1e3:.2f}", f"{b[f'phase_{p}_s'] * 1e3:.2f}", fmt(cmp[f"speedup_{p}"]))
+        ta, tb = a[f"phase_{p}_s"], b[f"phase_{p}_s"]
+        table.add_row(f"  {p}", f"{ta * 1e3:.2f}", f"{tb * 1e3:.2f}", fmt(cmp[f"speedup_{p}"]))
     table.add_row("RTF", f"{a['rtf']:.4f}", f"{b['rtf']:.4f}", "")
     table.add_row("bytes from DRAM (MB)", f"{a['dram_bytes'] / 1e6:.1f}", f"{b['dram_bytes'] / 1e6:.1f}",
                   fmt(cmp["dram_bytes_ratio"]))

@@ -26,7 +26,8 @@ def handle(args: argparse.Namespace) -> int:
         cfg = SyntheticConfig(beam=args.beam, fusion=args.fusion, utterances=args.utterances, seconds=args.seconds,
                               seed=args.seed, emit_rate=args.emit_rate, label_frac=args.label_frac)
     except ValueError as exc:
-        raise AccelsimError(f"accelsim generate: {exc}") from None
+        field = str(exc).split(" ", 1)[0]
+        raise AccelsimError(f"option --{field.replace('_', '-')}: {exc}") from None
     wl = write_synthetic(args.out, cfg, command=command_line(args), name=args.name)
     print(f"wrote {args.out}: {wl.meta.ops.count:,} ops, {wl.audio_seconds:.2f} s of audio in "
           f"{wl.meta.audio.utterances} utterances, beam {cfg.beam}, fusion {cfg.fusion}")

@@ -61,11 +61,13 @@ def print_summary(result: RunResult, console: Console) -> None:
     head.add_row("real-time factor (RTF)", f"{s['rtf']:.4f}")
     head.add_row("utilisation matrix / SFU / DRAM",
                  f"{s['util_matrix']:.1%} / {s['util_sfu']:.1%} / {s['util_dram']:.1%}")
-    head.add_row("bytes from DRAM", f"{s['dram_bytes'] / 1e9:.2f} GB ({s['dram_bytes'] / s['audio_s'] / 1e9:.2f} GB per audio s)")
+    per_audio = s["dram_bytes"] / s["audio_s"] / 1e9
+    head.add_row("bytes from DRAM", f"{s['dram_bytes'] / 1e9:.2f} GB ({per_audio:.2f} GB per audio s)")
     head.add_row("weights resident / streamed",
                  f"{format_bytes(s['resident_weight_bytes'])} ({s['resident_weights']}) / "
                  f"{format_bytes(s['streamed_weight_bytes'])} ({s['streamed_weights']})")
-    head.add_row("streamed weights reused on chip", f"{s['reuse_hits']:,} reads ({s['reuse_saved_bytes'] / 1e9:.2f} GB not fetched)")
+    head.add_row("streamed weights reused on chip",
+                 f"{s['reuse_hits']:,} reads ({s['reuse_saved_bytes'] / 1e9:.2f} GB not fetched)")
     console.print(head)
 
     phases = Table(title="time by phase (critical path, sums to simulated time)")

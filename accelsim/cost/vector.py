@@ -14,7 +14,9 @@ from accelsim.cost.systolic import ceil_div
 from accelsim.spec.schema import PRECISION_BYTES, Scratchpad, VectorUnit
 
 #: LSTM cell update per cell: sigmoid(i, f, o), tanh(g), f*c and i*g, c = sum, tanh(c), h = o * tanh(c).
-LSTM_PASSES: tuple[tuple[str, int], ...] = (("sigmoid", 3), ("tanh", 1), ("mul", 2), ("add", 1), ("tanh", 1), ("mul", 1))
+LSTM_PASSES: tuple[tuple[str, int], ...] = (
+    ("sigmoid", 3), ("tanh", 1), ("mul", 2), ("add", 1), ("tanh", 1), ("mul", 1),
+)
 
 #: Trace ``func`` names that map onto a unit function of a different name.
 FUNC_ALIASES = {"": "copy", "identity": "copy", "sub": "add", "div": "mul", "neg": "scale", "min": "max"}

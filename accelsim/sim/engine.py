@@ -5,17 +5,21 @@ Each core has three units -- ``matrix`` (capacity 1), ``vector``/SFU (capacity 1
 result has reached its core (core-to-core transfer time, :func:`accelsim.cost.core_transfer_seconds`); it
 *starts* when its unit has a free slot. Waiting ops of a unit start in op-id order (issue order), which
 also breaks every same-time tie deterministically. An op without DRAM traffic holds its unit for exactly
-its pure cost (one simpy timeout). An op that streams weights holds its unit while its bytes cross the shared DRAM
-channel (one transfer, issued when the op starts) and it computes on tiles as they arrive (double
-buffering): it ends at ``max(first_tile + compute, last_byte + lead + compute / tiles)``, where ``lead`` is
-dispatch + DMA setup + DRAM latency and ``first_tile = start + lead + tile transfer at the bandwidth share
-at issue``. On an idle channel this equals :func:`accelsim.cost.streamed_seconds` exactly. The DRAM channel is a
-processor-sharing server: concurrent transfers (from any core) share the bandwidth equally, which is how
-off-chip contention slows cores that stream at the same time. Weight reuse: a streamed matmul weight that fits in the scratchpad space its core has not pinned is kept
+its pure cost (one event).
+
+An op that streams weights holds its unit while its bytes cross the shared DRAM channel (one transfer,
+issued when the op starts) and it computes on tiles as they arrive (double buffering): it ends at
+``max(first_tile + compute, last_byte + lead + compute / tiles)``, where ``lead`` is dispatch + DMA setup +
+DRAM latency and ``first_tile = start + lead + one tile at the bandwidth share at issue``. On an idle
+channel this equals :func:`accelsim.cost.streamed_seconds` exactly. The DRAM channel is a processor-sharing
+server: concurrent transfers (from any core) share the bandwidth equally, which is how off-chip contention
+slows cores that stream at the same time.
+
+Weight reuse: a streamed matmul weight that fits in the scratchpad space its core has not pinned is kept
 there after use (least-recently-used eviction), so the next op on that core reading the same weight -- the
 next frame of the same encoder layer, say -- finds it on chip and costs its on-chip (resident) time with no
-DRAM traffic. In ``sequential`` utterance mode the ops of
-utterance ``u + 1`` that have no dependencies are released when the last op of utterance ``u`` finishes.
+DRAM traffic. In ``sequential`` utterance mode the ops of utterance ``u + 1`` that have no dependencies are
+released when the last op of utterance ``u`` finishes.
 
 Simulated time is in seconds. Besides start/end times the engine records each op's *blocker*: the op
 whose completion let it start (its last-arriving dependency, the op that freed its unit, or the previous
@@ -57,11 +61,12 @@ class _Dram:
         self.version = 0
 
     def _advance(self) -> None:
-        now = self.env.now
-        if self.active and now > self.last:
-            served = (now - self.last) * self.bw / len(self.active)
-            for key in self.active:
-                self.active[key] -= served
+        now = self.env._now
+        active = self.active
+        if active and now > self.last:
+            served = (now - self.last) * self.bw / len(active)
+            for key in active:
+                active[key] -= served
         self.last = now
 
     def request(self, key: int, nbytes: float) -> None:
@@ -73,19 +78,24 @@ class _Dram:
         self.version += 1
         if not self.active:
             return
-        key = min(self.active, key=self.active.__getitem__)  # first of equal minima: earliest arrival
-        delay = max(0.0, self.active[key]) * len(self.active) / self.bw
-        self.env.schedule(_Wake(self._fire, (self.version, key)), NORMAL, delay)
+        active = self.active
+        if len(active) == 1:
+            key, left = next(iter(active.items()))
+        else:
+            key = min(active, key=active.__getitem__)  # first of equal minima: earliest arrival
+            left = active[key]
+        self.env.schedule(_Wake(self._fire, (self.version, key)), NORMAL, max(0.0, left) * len(active) / self.bw)
 
     def _fire(self, ev) -> None:
         version, key = ev._value
         if version != self.version:
             return  # superseded by a later arrival or completion
         self._advance()
-        self.active[key] = 0.0  # the scheduled one is done by construction (no float residue)
-        done = [k for k, left in self.active.items() if left <= 1e-3]  # and any that finish together (bytes)
-        for k in done:
-            del self.active[k]
+        active = self.active
+        active[key] = 0.0  # the scheduled one is done by construction (no float residue)
+        done = [k for k, left in active.items() if left <= 1e-3] if len(active) > 1 else [key]
+        for k in done:  # and any that finish together (bytes)
+            del active[k]
         self._reschedule()
         for k in done:  # in arrival order
             self.on_done(k)

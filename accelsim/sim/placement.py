@@ -33,30 +33,25 @@ from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
 
 
-def phase_group(phase: str) -> str:
-    return "encoder" if phase == "encoder" else "decoder"
-
-
 def place_streams(ops: pd.DataFrame, work: np.ndarray, arch: ArchSpec) -> dict[str, int]:
-    """Stream name -> core index (see module docstring)."""
+    """Stream name -> core index (see module docstring); ``work[i]`` is op i's machine-independent work."""
     codes, names = category_codes(ops["stream"])
     pcodes, pnames = category_codes(ops["phase"])
     is_enc = np.array([p == "encoder" for p in pnames], dtype=bool)[pcodes]
-    work = np.bincount(codes, weights=work, minlength=len(names))
-    enc = np.bincount(codes, weights=is_enc, minlength=len(names))
-    total = np.bincount(codes, minlength=len(names))
-    group = {s: ("encoder" if 2 * enc[i] > total[i] else "decoder") for i, s in enumerate(names)}
-    per = pd.DataFrame({"work": work, "group": [group[s] for s in names]}, index=names).sort_index()
+    per_stream = np.bincount(codes, weights=work, minlength=len(names))
+    enc_ops = np.bincount(codes, weights=is_enc, minlength=len(names))
+    all_ops = np.bincount(codes, minlength=len(names))
     if arch.scheduler.placement == "single_core" or arch.cores == 1:
-        return {s: 0 for s in per.index}
+        return {s: 0 for s in names}
     out: dict[str, int] = {}
-    for group in ("encoder", "decoder"):
-        members = per[per["group"] == group]
+    for want_encoder in (True, False):  # a stream belongs to the encoder group when most of its ops do
+        members = [(s, float(per_stream[i])) for i, s in enumerate(names)
+                   if (2 * enc_ops[i] > all_ops[i]) == want_encoder]
         load = [0.0] * arch.cores
-        for name, work in sorted(zip(members.index, members["work"]), key=lambda t: (-t[1], t[0])):
+        for name, w in sorted(members, key=lambda t: (-t[1], t[0])):
             core = min(range(arch.cores), key=lambda c: (load[c], c))
             out[name] = core
-            load[core] += work
+            load[core] += w
     return out
 
 

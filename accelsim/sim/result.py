@@ -60,34 +60,27 @@ class RunResult:
             i = int(blocker[i])
         return np.array(path, dtype=np.int64)
 
-    def _attribute(self, column) -> dict[str, float]:
-        if isinstance(column, str):
-            codes, names = category_codes(self.workload.ops[column])
-            labels = np.array(names, dtype=object)[codes] if len(names) else np.array([], dtype=object)
-        else:
-            labels = column
+    def _attribute(self, codes: np.ndarray, names: list[str]) -> dict[str, float]:
+        """Critical-path time per label (``names[codes[op]]``), s; the values sum to ``sim_s``."""
         path = self.critical_path
-        ends = self.end_s[path]
-        prev = np.where(self.blocker[path] >= 0, self.end_s[np.maximum(self.blocker[path], 0)], 0.0)
-        spans = ends - prev
-        out: dict[str, float] = {}
-        for lab, span in zip(labels[path], spans):
-            out[lab] = out.get(lab, 0.0) + float(span)
-        return out
+        blk = self.blocker[path]
+        prev = np.where(blk >= 0, self.end_s[np.maximum(blk, 0)], 0.0)
+        spans = np.bincount(codes[path], weights=self.end_s[path] - prev, minlength=len(names))
+        return {name: float(spans[k]) for k, name in enumerate(names)}
 
     @cached_property
     def by_phase(self) -> dict[str, float]:
-        got = self._attribute("phase")
+        got = self._attribute(*category_codes(self.workload.ops["phase"]))
         return {p: got.get(p, 0.0) for p in PHASES}
 
     @cached_property
     def by_kind(self) -> dict[str, float]:
-        got = self._attribute("kind")
+        got = self._attribute(*category_codes(self.workload.ops["kind"]))
         return {k: got.get(k, 0.0) for k in OP_KINDS}
 
     @cached_property
     def by_unit(self) -> dict[str, float]:
-        got = self._attribute(np.array(UNITS, dtype=object)[self.unit])
+        got = self._attribute(np.asarray(self.unit, dtype=np.int64), list(UNITS))
         return {u: got.get(u, 0.0) for u in UNITS}
 
     @cached_property
@@ -122,7 +115,8 @@ class RunResult:
         """Flat, unit-suffixed metrics. ``phase_*_s``, ``kind_*_s`` and ``unit_*_s`` are critical-path
         exclusive attributions (module docstring) and each family sums to ``sim_s``; ``busy_*_s`` are unit busy
         times summed over cores; ``reuse_*`` count matmuls that found a streamed weight still in
-        the scratchpad (weight reuse) and the DRAM bytes that saved; ``util_*`` are achieved / peak work (MACs at each op's precision, SFU element
+        the scratchpad (weight reuse) and the DRAM bytes that saved; ``util_*`` are achieved / peak work (MACs at
+        each op's precision, SFU element
         operations, DRAM bytes) over ``sim_s`` and all cores, in 0..1."""
         meta = self.workload.meta
         out: dict[str, float | int | str] = {

@@ -8,7 +8,7 @@ import numpy as np
 
 from accelsim.cost.op import category_codes, cost_arrays
 from accelsim.cost.transfer import ring_hops
-from accelsim.errors import TraceError
+from accelsim.errors import SpecError, TraceError
 from accelsim.sim.engine import Engine
 from accelsim.sim.placement import choose_residency, place_streams
 from accelsim.sim.result import RunResult
@@ -31,6 +31,12 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     scodes, snames = category_codes(ops["stream"])
     core = np.array([placement[s] for s in snames], dtype=np.int64)[scodes]
     residency = choose_residency(ops, core, workload.meta.weights, arch)
+    total_weights = sum(residency.weight_bytes.values())
+    if total_weights > arch.offchip.capacity:
+        raise SpecError(
+            f"{arch.source or arch.name}: offchip.capacity = {arch.offchip.capacity:.0f} bytes cannot hold the "
+            f"{total_weights:.0f} bytes of weights of {workload.path} at this precision policy; raise the capacity"
+        )
     wcodes, wnames = category_codes(ops["weight"])
     pinned_table = np.array([[w == "" or w in residency.pinned[c] for c in range(arch.cores)]
                              for w in wnames], dtype=bool).reshape(-1, arch.cores)
@@ -48,7 +54,8 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     def edge_delay(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
         """Seconds for each dependency's result to reach the consumer's core (0 on the same core)."""
         a, b = core[parent], core[child]
-        cycles = arch.overheads.sync_cycles + hops[a, b] * ic.hop_cycles + np.ceil(out_bytes[parent] / ic.bytes_per_cycle)
+        serialise = np.ceil(out_bytes[parent] / ic.bytes_per_cycle)
+        cycles = arch.overheads.sync_cycles + hops[a, b] * ic.hop_cycles + serialise
         return np.where(a == b, 0.0, cycles / arch.clock)
 
     utt_rank = None

@@ -49,7 +49,9 @@ def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if base is None:
         return raw
     if not isinstance(base, str) or not base:
-        raise SpecError(f"{p}: base = {base!r}: expected the path of another architecture YAML (relative to {p.parent})")
+        raise SpecError(
+            f"{p}: base = {base!r}: expected the path of another architecture YAML (relative to {p.parent})"
+        )
     base_path = p.parent / base
     if not base_path.is_file():
         raise SpecError(f"{p}: base = {base!r}: file {base_path} not found")

@@ -125,8 +125,9 @@ def _lstm_stack(tb, phase, stream, prefix, layers, din, cells, rows, deps, state
                stream=stream, utt=utt, step=step)
     for j in range(layers):
         k = (din if j == 0 else cells) + cells
-        mm = tb.matmul(phase, m=rows, k=k, weight=f"{prefix}.l{j}.w", deps=(x, *[d for d in states[j:j + 1] if d >= 0]), stream=stream,
-                       utt=utt, step=step)
+        state = [states[j]] if states[j] >= 0 else []
+        mm = tb.matmul(phase, m=rows, k=k, weight=f"{prefix}.l{j}.w", deps=(x, *state), stream=stream, utt=utt,
+                       step=step)
         x = tb.add("lstm_pointwise", phase, m=rows, n=cells, pclass="nonlinear", func="lstm", deps=(mm,),
                    stream=stream, utt=utt, step=step)
         states[j] = x

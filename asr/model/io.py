@@ -23,11 +23,18 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.yaml"
 
 
-def save_model(model: Transducer, cfg: ModelConfig, path_dir: str | Path, extra: dict | None = None) -> None:
-    """Write weights and config into ``path_dir`` (created); ``extra`` YAML sections (e.g. train) are kept."""
+def save_model(
+    model: Transducer, cfg: ModelConfig, path_dir: str | Path, extra: dict | None = None, half: bool = False
+) -> None:
+    """Write weights and config into ``path_dir`` (created); ``extra`` YAML sections (e.g. train) are kept.
+
+    ``half`` stores floating-point weights as float16 (half the file; loading casts back to float32).
+    """
     d = Path(path_dir)
     d.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     atomic_write(d / WEIGHTS, lambda p: save_file(state, str(p)))
     atomic_write_text(d / CONFIG, yaml.safe_dump({**cfg.to_dict(), **(extra or {})}, sort_keys=False))
 

@@ -31,6 +31,10 @@ SAWB_COEFFS: dict[int, tuple[float, float]] = {
 }
 
 
+#: sqrt(E[w^2]) / E[|w|] of a uniform distribution: the flattest shape the SAWB fit covers.
+UNIFORM_RMS_OVER_MEAN = 2.0 / 3.0**0.5
+
+
 def int_range(bits: int, symmetric: bool) -> tuple[int, int]:
     """(qmin, qmax) of the integer grid."""
     if symmetric:
@@ -105,14 +109,19 @@ def fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int, s
 def sawb_clip(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
     """SAWB clip of a weight ``(out, in)``: scalar, or ``(out, 1)`` per output channel. No gradient.
 
-    Falls back to max|w| where the formula is not positive, and never exceeds max|w|.
+    Falls back to max|w| where the formula is not positive, and never exceeds max|w|. The linear formula is
+    fitted on distributions from uniform to heavy-tailed, i.e. ``sqrt(E[w^2]) / E[|w|] >= 2 / sqrt(3)``; a row
+    flatter than uniform (e.g. weights clustered near +-c, seen in an RNN-T's blank row) would extrapolate to
+    a collapsing clip (8 bits: 0.1 max|w|), so such rows also use max|w|, the right clip for a flat row.
     """
     c1, c2 = SAWB_COEFFS[bits]
     with torch.no_grad():
         a = w.detach().abs().reshape(w.shape[0], -1) if per_channel else w.detach().abs().reshape(1, -1)
-        clip = c1 * a.pow(2).mean(dim=1, keepdim=True).sqrt() + c2 * a.mean(dim=1, keepdim=True)
+        rms, mean = a.pow(2).mean(dim=1, keepdim=True).sqrt(), a.mean(dim=1, keepdim=True)
+        clip = c1 * rms + c2 * mean
         amax = a.amax(dim=1, keepdim=True).clamp_min(1e-8)
-        clip = torch.where(clip > 0, torch.minimum(clip, amax), amax)
+        in_family = (clip > 0) & (rms >= UNIFORM_RMS_OVER_MEAN * mean)
+        clip = torch.where(in_family, torch.minimum(clip, amax), amax)
     return clip if per_channel else clip.reshape(())
 
 
