@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
     if not np.array_equal(ops["id"].to_numpy(), np.arange(n)):
         problems.append("column id must be 0..count-1 in order")
     for col, allowed in (("kind", OP_KINDS), ("phase", PHASES), ("pclass", PRECISION_CLASSES)):
-        bad = sorted(set(ops[col].astype(str).unique()) - set(allowed))
+        bad = sorted(set(map(str, ops[col].cat.categories)) - set(allowed))
         if bad:
             problems.append(f"column {col} has unknown values {bad[:5]} (allowed: {', '.join(allowed)})")
     for col in ("m", "n"):
@@ -122,7 +123,7 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
     is_mm = (ops["kind"].astype(str) == "matmul").to_numpy()
     if is_mm.any() and ops["k"].to_numpy()[is_mm].min() <= 0:
         problems.append("matmul ops need k > 0")
-    used = set(ops["weight"].astype(str).unique()) - {""}
+    used = set(map(str, ops["weight"].cat.categories)) - {""}
     unknown = sorted(used - set(meta.weights))
     if unknown:
         problems.append(f"ops read weights not declared in workload.yaml weights: {unknown[:5]}")
@@ -137,10 +138,14 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
                         f"matmul op {int(bad['id'].iloc[0])} reads {w!r} as {int(bad['k'].iloc[0])}x"
                         f"{int(bad['n'].iloc[0])} but the weight has {elements} elements"
                     )
-    for op_id, deps in zip(ops["id"].to_numpy(), ops["deps"]):
-        if len(deps) and (min(deps) < 0 or max(deps) >= op_id):
-            problems.append(f"op {int(op_id)}: deps {list(deps)[:5]} must name earlier ops")
-            break
+    lens = np.fromiter(map(len, ops["deps"]), dtype=np.int64, count=n)
+    if lens.sum():
+        flat = np.fromiter(itertools.chain.from_iterable(ops["deps"]), dtype=np.int64, count=int(lens.sum()))
+        owner = np.repeat(np.arange(n, dtype=np.int64), lens)
+        bad_edge = (flat < 0) | (flat >= owner)
+        if bad_edge.any():
+            op_id = int(owner[np.argmax(bad_edge)])
+            problems.append(f"op {op_id}: deps {list(ops['deps'].iloc[op_id])[:5]} must name earlier ops")
     if problems:
         raise TraceError(f"{where}: invalid ops table:\n  " + "\n  ".join(problems[:10]))
 
@@ -188,8 +193,12 @@ def load_workload(directory: str | Path) -> Workload:
         if dtype == "list<int64>":
             data[name] = pd.Series(col.to_pylist(), dtype=object)
         elif dtype == "category":
-            data[name] = pd.Categorical(col.cast(pa.string()).to_numpy(zero_copy_only=False) if not
-                                        pa.types.is_dictionary(col.type) else col.to_pandas().astype(str))
+            if not pa.types.is_dictionary(col.type):
+                col = col.dictionary_encode()
+            if isinstance(col, pa.ChunkedArray):  # one dictionary for all chunks, then one array
+                col = col.unify_dictionaries().combine_chunks()
+            codes = col.indices.to_numpy(zero_copy_only=False)
+            data[name] = pd.Categorical.from_codes(codes, categories=pd.Index(col.dictionary.to_pylist()))
         else:
             data[name] = col.to_numpy().astype(dtype, copy=False)
     ops = pd.DataFrame(data)

@@ -136,22 +136,21 @@ class QuantLSTM(nn.Module):
             # (dirs*4H, F): each direction quantized on its own
             bias = torch.cat([p[2] for p in params], 0) if self.bias else None
             # ONE matmul: the input projection of every frame, both directions
-            xp_all = (tf.linear(xq.reshape(T * B, -1), w_ih, bias)).view(T, B, dirs * 4 * H)
-            outs = []
-            for d in range(dirs):
-                xp = xp_all[..., d * 4 * H:(d + 1) * 4 * H]
-                if d == 1:
-                    xp = reverse_padded(xp, lengths)
-                w_hh = quantized_weight(self, self.weight_q, params[d][1], f"hh{layer}{d}")
-                k = layer * dirs + d
-                out, h, c = self._recur(layer, xp, w_hh, h0[k], c0[k], mask)
-                outs.append(reverse_padded(out, lengths) if d == 1 else out)
-                h_n.append(h)
-                c_n.append(c)
-            x = torch.cat(outs, -1) if dirs == 2 else outs[0]  # (T, B, dirs*H)
+            xp = tf.linear(xq.reshape(T * B, -1), w_ih, bias).view(T, B, dirs, 4 * H).transpose(1, 2)  # (T, D, B, 4H)
+            if dirs == 2:  # the backward direction reads each sequence reversed within its length
+                xp = torch.stack([xp[:, 0], reverse_padded(xp[:, 1], lengths)], 1)
+            w_hh = torch.stack([quantized_weight(self, self.weight_q, p[1], f"hh{layer}{d}") for d, p in enumerate(params)])
+            k = slice(layer * dirs, (layer + 1) * dirs)
+            out, h, c = self._recur(layer, xp, w_hh, h0[k], c0[k], mask)  # out (T, D, B, H)
+            h_n.append(h)
+            c_n.append(c)
+            if dirs == 2:
+                x = torch.cat([out[:, 0], reverse_padded(out[:, 1], lengths)], -1)  # (T, B, 2H)
+            else:
+                x = out[:, 0]
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = tf.dropout(x, self.dropout, training=True)
-        state = (torch.stack(h_n), torch.stack(c_n))
+        state = (torch.cat(h_n), torch.cat(c_n))  # (layers * D, B, H)
         if packed:
             order = input.sorted_indices
             xs = x if order is None else x.index_select(1, order)
@@ -167,7 +166,7 @@ class QuantLSTM(nn.Module):
             return lstm_recurrence_autograd(xp, w_hh, h0, c0, mask, hq_mod)
         out, h, c = lstm_recurrence(xp, w_hh, h0, c0, mask, mode)
         if self.training and isinstance(hq_mod, IntQuantizer) and hq_mod.cfg.method != "fixed":
-            hq_mod._observe(out.detach() if mask is None else out.detach()[mask.expand_as(out) > 0])
+            hq_mod._observe(out.detach() if mask is None else out.detach()[mask.unsqueeze(1).expand_as(out) > 0])
         return out, h, c
 
     def extra_repr(self) -> str:
