@@ -52,11 +52,14 @@ def test_deltas_and_normalization():
     torch.testing.assert_close(feats.std(0, unbiased=False), torch.ones(120), atol=1e-3, rtol=0)
 
 
-def test_gain_invariance_after_normalization():
-    wave = torch.randn(8000) * 0.1
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.1, 10.0))
+def test_gain_invariance_after_normalization(seed, gain):
+    """Above the log floor (float eps on the [-1, 1] scale) a gain is only an offset that normalization removes."""
+    wave = torch.randn(8000, generator=torch.Generator().manual_seed(seed)) * 0.1
     a = compute_features(wave, 16000)
-    b = compute_features(wave * 0.25, 16000)
-    torch.testing.assert_close(a, b, atol=1e-3, rtol=0)
+    b = compute_features(wave * gain, 16000)
+    torch.testing.assert_close(a, b, atol=2e-3, rtol=0)
 
 
 @given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 5))

@@ -90,7 +90,7 @@ def test_handwritten_bptt_equals_autograd_in_double(masked):
     c0 = torch.randn(D, B, H, dtype=torch.double, requires_grad=True)
     lens = torch.tensor([5, 2, 4])
     mask = (torch.arange(T)[:, None] < lens[None]).double().unsqueeze(-1) if masked else None
-    hq = HQuant(kind="int", scale=0.4 / 7, zero=0.0, qmin=-7.0, qmax=7.0)  # clip 0.4: some h are clipped
+    hq = HQuant.int_grid(scale=0.4 / 7, zero=0.0, qmin=-7.0, qmax=7.0)  # clip 0.4: some h are clipped
 
     def ste(h):
         hc = torch.clamp(h, -0.4, 0.4)

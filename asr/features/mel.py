@@ -4,7 +4,9 @@ torchaudio has no build for our torch; ``torchaudio.compliance.kaldi.fbank(wave[
 num_mel_bins=80, dither=0.0)`` would give the same framing (25 ms Povey window, 10 ms hop, snip_edges:
 ``1 + (N - 400) // 160`` frames, DC removal, pre-emphasis 0.97, power spectrum over a 512-point FFT,
 HTK mel scale from 20 Hz to Nyquist, natural log floored at float eps). We work on waves in [-1, 1], so our
-log-energies are Kaldi's minus ``2 * ln(32768)``, a constant that the per-utterance normalization removes.
+log-energies are Kaldi's minus ``2 * ln(32768)``, a constant that the per-utterance normalization removes;
+the one difference is the floor, which sits 2 * ln(32768) = 20.8 nats higher relative to the signal than
+Kaldi's (digital silence and very quiet low bands clamp earlier). The trained models use this front end.
 """
 
 from __future__ import annotations

@@ -59,9 +59,14 @@ def qparams(lo: torch.Tensor, hi: torch.Tensor, bits: int, symmetric: bool) -> t
 
 
 def quantize(x: torch.Tensor, scale: torch.Tensor, zero: torch.Tensor, bits: int, symmetric: bool) -> torch.Tensor:
-    """Integer codes of ``x`` (returned as a float tensor holding integers)."""
+    """Integer codes of ``x`` (returned as a float tensor holding integers).
+
+    ``x * (1 / scale)`` with the reciprocal in float32, exactly as PyTorch's fused fake-quantize kernels do,
+    so the fused training path, this reference and the integer inference path round identically.
+    """
     qmin, qmax = int_range(bits, symmetric)
-    return torch.clamp(torch.round(x / scale) + zero, qmin, qmax)
+    inv = 1.0 / scale.float()
+    return torch.clamp(torch.round(x * inv) + zero, qmin, qmax)
 
 
 class _FakeQuant(torch.autograd.Function):
@@ -70,7 +75,7 @@ class _FakeQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lo, hi, bits: int, symmetric: bool):  # type: ignore[override]
         scale, zero = qparams(lo, hi, bits, symmetric)
-        out = (quantize(x, scale, zero, bits, symmetric) - zero) * scale
+        out = (quantize(x, scale, zero, bits, symmetric) - zero) * scale.float()
         ctx.save_for_backward(x, lo, hi)
         ctx.symmetric = symmetric
         return out
@@ -101,9 +106,48 @@ def _reduce_to(t: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return t.reshape(t.shape[0], -1).sum(dim=1).reshape(shape)
 
 
+class _FakeQuantConstRange(torch.autograd.Function):
+    """x_hat for a range that takes no gradient: in-place passes on one buffer; STE backward that skips the
+    mask entirely when every x lies inside the range (tanh outputs, LSTM h with clip 1)."""
+
+    @staticmethod
+    def forward(ctx, x, scale, zero, bits: int, symmetric: bool):  # type: ignore[override]
+        qmin, qmax = int_range(bits, symmetric)
+        y = torch.mul(x, 1.0 / scale.float())
+        y.round_()
+        has_zero = bool((zero != 0).any())
+        if has_zero:
+            y.add_(zero)
+        y.clamp_(qmin, qmax)
+        if has_zero:
+            y.sub_(zero)
+        y.mul_(scale.float())
+        lo_eff, hi_eff = (qmin - zero) * scale, (qmax - zero) * scale
+        if scale.numel() == 1:
+            xmin, xmax = torch.aminmax(x)
+            inside = bool(xmin >= lo_eff.reshape(())) and bool(xmax <= hi_eff.reshape(()))
+        else:
+            inside = False
+        ctx.save_for_backward(None if inside else ((x >= lo_eff) & (x <= hi_eff)))
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (mask,) = ctx.saved_tensors
+        return (grad if mask is None else torch.where(mask, grad, 0.0)), None, None, None, None
+
+
 def fake_quant(x: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, bits: int, symmetric: bool) -> torch.Tensor:
-    """Fake-quantize ``x`` to the ``bits``-bit grid over ``[lo, hi]`` (``lo`` unused when symmetric)."""
-    return _FakeQuant.apply(x, lo, hi, bits, symmetric)
+    """Fake-quantize ``x`` to the ``bits``-bit grid over ``[lo, hi]`` (``lo`` unused when symmetric).
+
+    A range that takes no gradient (fixed, SAWB, min-max, percentile) uses a lean constant-range kernel (the
+    joint's (B, T, U, J) tensor makes every extra pass cost ~2 % of an FP32 step); learnable PACT clips go
+    through :class:`_FakeQuant` for the PACT gradients. Both give identical values.
+    """
+    if lo.requires_grad or hi.requires_grad:
+        return _FakeQuant.apply(x, lo, hi, bits, symmetric)
+    scale, zero = qparams(lo.detach(), hi.detach(), bits, symmetric)
+    return _FakeQuantConstRange.apply(x, scale, zero, bits, symmetric)
 
 
 def sawb_clip(w: torch.Tensor, bits: int, per_channel: bool) -> torch.Tensor:
@@ -130,7 +174,8 @@ def abs_percentile(x: torch.Tensor, pct: float, per_channel: bool) -> torch.Tens
     with torch.no_grad():
         a = x.detach().abs().reshape(x.shape[0], -1) if per_channel else x.detach().abs().reshape(1, -1)
         k = max(1, min(a.shape[1], int(round(pct / 100.0 * a.shape[1]))))
-        v = a.kthvalue(k, dim=1, keepdim=True).values.clamp_min(1e-8)
+        v = a.amax(dim=1, keepdim=True) if k == a.shape[1] else a.kthvalue(k, dim=1, keepdim=True).values
+        v = v.clamp_min(1e-8)
     return v if per_channel else v.reshape(())
 
 

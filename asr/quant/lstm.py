@@ -47,7 +47,7 @@ def hidden_quant_mode(q: nn.Module) -> HQuant | None:
         lo, hi = q.act_range()
         scale, zero = F.qparams(lo.detach(), hi.detach(), q.bits, q.symmetric)
         qmin, qmax = F.int_range(q.bits, q.symmetric)
-        return HQuant(kind="int", scale=float(scale), zero=float(zero), qmin=float(qmin), qmax=float(qmax))
+        return HQuant.int_grid(float(scale), float(zero), float(qmin), float(qmax))
     return None
 
 

@@ -29,6 +29,7 @@ class HQuant:
 
     kind: str = "none"
     scale: float = 1.0
+    inv_scale: float = 1.0  # float32(1 / float32(scale)), as the fused fake-quantize kernels use
     zero: float = 0.0
     qmin: float = 0.0
     qmax: float = 0.0
@@ -37,11 +38,11 @@ class HQuant:
     def apply(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """Fake-quantized ``h`` (written into ``out`` when given)."""
         if self.kind == "int":
-            q = torch.round(h / self.scale)
+            q = torch.round(h * self.inv_scale)
             if self.zero:
                 q.add_(self.zero).clamp_(self.qmin, self.qmax).sub_(self.zero)
-            else:
-                q.clamp_(self.qmin, self.qmax)
+            elif not (self.covers_lstm_range and self.qmax * self.scale >= 1):
+                q.clamp_(self.qmin, self.qmax)  # |h| < 1 never leaves a grid that covers [-1, 1]
             return torch.mul(q, self.scale, out=out) if out is not None else q.mul_(self.scale)
         if self.kind == "float":
             fmax = torch.finfo(self.dtype).max
@@ -49,6 +50,16 @@ class HQuant:
         else:
             y = h
         return out.copy_(y) if out is not None else y
+
+    @classmethod
+    def int_grid(cls, scale: float, zero: float, qmin: float, qmax: float) -> "HQuant":
+        inv = float(1.0 / torch.tensor(scale, dtype=torch.float32))
+        return cls(kind="int", scale=scale, inv_scale=inv, zero=zero, qmin=qmin, qmax=qmax)
+
+    @property
+    def covers_lstm_range(self) -> bool:
+        """True when the grid's range contains [-1, 1], where every LSTM h = o * tanh(c) lies."""
+        return self.kind != "int" or ((self.qmin - self.zero) * self.scale <= -1 and (self.qmax - self.zero) * self.scale >= 1)
 
     def ste_mask(self, h: torch.Tensor) -> torch.Tensor | None:
         """1.0 where the gradient passes (inside the range); None when it passes everywhere."""
@@ -65,11 +76,13 @@ class _LSTMRecurrence(torch.autograd.Function):
         H = G // 4
         w_t = w_hh.transpose(1, 2)  # (D, H, 4H)
         out = xp.new_empty(T, D, B, H)
-        acts = xp.new_empty(T, D, B, G)  # sigmoid(i, f, -, o) and tanh(g)
+        acts = xp.new_empty(T, D, B, G)  # sigmoid of all four gates (the g slice unused)
+        gts = xp.new_empty(T, D, B, H)  # tanh(g): its own contiguous buffer, no strided writes
         cs = xp.new_empty(T + 1, D, B, H)  # cs[t + 1]: cell state carried after step t
         tcs = xp.new_empty(T, D, B, H)  # tanh of the new cell state of step t
         hqs = xp.new_empty(T, D, B, H)  # quantized h_{t-1} fed into step t
-        hs = xp.new_empty(T, D, B, H) if hq.kind == "int" else None  # h_{t-1} before quantization
+        # h_{t-1} before quantization, kept for the STE mask unless the grid covers all of (-1, 1)
+        hs = None if hq.covers_lstm_range else xp.new_empty(T, D, B, H)
         m_all = None if mask is None else mask.unsqueeze(1)  # (T, 1, B, 1)
         h = h0
         cs[0] = c0
@@ -80,29 +93,29 @@ class _LSTMRecurrence(torch.autograd.Function):
             g = torch.baddbmm(xp[t], hqs[t], w_t)  # (D, B, 4H)
             a = acts[t]
             torch.sigmoid(g, out=a)
-            torch.tanh(g[..., 2 * H:3 * H], out=a[..., 2 * H:3 * H])
+            torch.tanh(g[..., 2 * H:3 * H], out=gts[t])
             if m_all is None:
-                torch.addcmul(a[..., H:2 * H] * cs[t], a[..., :H], a[..., 2 * H:3 * H], out=cs[t + 1])
+                torch.addcmul(a[..., H:2 * H] * cs[t], a[..., :H], gts[t], out=cs[t + 1])
                 torch.tanh(cs[t + 1], out=tcs[t])
                 h = torch.mul(a[..., 3 * H:], tcs[t], out=out[t])
             else:
                 m = m_all[t]
-                c_new = torch.addcmul(a[..., H:2 * H] * cs[t], a[..., :H], a[..., 2 * H:3 * H])
+                c_new = torch.addcmul(a[..., H:2 * H] * cs[t], a[..., :H], gts[t])
                 torch.tanh(c_new, out=tcs[t])
                 h_new = a[..., 3 * H:] * tcs[t]
                 torch.lerp(cs[t], c_new, m, out=cs[t + 1])
                 torch.mul(h_new, m, out=out[t])
                 h = torch.lerp(h, h_new, m)
-        ctx.save_for_backward(w_hh, acts, cs, tcs, hqs, hs, mask)
+        ctx.save_for_backward(w_hh, acts, gts, cs, tcs, hqs, hs, mask)
         ctx.hq = hq
         return out, (h.clone() if m_all is None else h), cs[T].clone()
 
     @staticmethod
     def backward(ctx, d_out, d_hT, d_cT):  # type: ignore[override]
-        w_hh, acts, cs, tcs, hqs, hs, mask = ctx.saved_tensors
+        w_hh, acts, g, cs, tcs, hqs, hs, mask = ctx.saved_tensors
         T, D, B, G = acts.shape
         H = G // 4
-        i, f, g, o = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
+        i, f, o = acts[..., :H], acts[..., H:2 * H], acts[..., 3 * H:]
         # every factor that does not depend on the recurrence, for all frames at once
         coef_c = o * (1 - tcs * tcs)  # d c_new / d h_new
         coef_o = tcs * o * (1 - o)  # d o_pre / d h_new
