@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--utts", type=int, default=10, help="utterances (default 10)")
     p.add_argument("--beam", type=int, default=16)
     p.add_argument("--algorithm", default="alsd", choices=("alsd", "mbs"))
-    p.add_argument("--weights", default=None, help="fusion weights JSON (asr tune-fusion); default 0.5/0.3/0.5")
+    p.add_argument("--weights", default="models/lm_target/fusion_dr.json",
+                   help="fusion weights JSON written by asr tune-fusion (default models/lm_target/fusion_dr.json)")
     p.add_argument("--no-reference", action="store_true", help="skip the unbatched search")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

@@ -1,7 +1,7 @@
 """WER by beam x fusion x precision on the target-domain test set -> docs/results-search.md (+ a tidy CSV).
 
     python scripts/search_results.py --ckpt models/small --int4-ckpt runs/qat_int4/model \
-        --weights-dr models/fusion_dr.json --weights-shallow models/fusion_shallow.json --limit 100
+        --weights-dr models/lm_target/fusion_dr.json --weights-shallow models/lm_target/fusion_shallow.json --limit 100
 
 Each (precision, fusion, beam) point decodes the same utterances (encoder run once per precision). Rows are
 appended to the CSV as they finish, so a killed run resumes where it stopped (``--resume``). The Markdown
@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lm-source", default="models/lm_source")
     p.add_argument("--lm-target-int4", default="models/lm_target/int4")
     p.add_argument("--lm-source-int4", default="models/lm_source/int4")
-    p.add_argument("--weights-dr", default=None)
-    p.add_argument("--weights-shallow", default=None)
+    p.add_argument("--weights-dr", default="models/lm_target/fusion_dr.json")
+    p.add_argument("--weights-shallow", default="models/lm_target/fusion_shallow.json")
     p.add_argument("--manifest", default="data/corpus/target_test.jsonl")
     p.add_argument("--limit", type=int, default=100)
     p.add_argument("--beams", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32])

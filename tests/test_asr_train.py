@@ -133,3 +133,13 @@ def test_lr_schedule_warms_up_then_decays():
     lrs = [lr_at(s, cfg, 100) for s in range(120)]
     assert lrs[9] == pytest.approx(1e-3) and lrs[0] == pytest.approx(1e-4)
     assert all(a >= b for a, b in zip(lrs[10:], lrs[11:])) and lrs[-1] == pytest.approx(1e-4)
+
+
+def test_eval_of_a_manifest_without_usable_utterances_is_a_clear_error(tmp_path, capsys):
+    from asr.model import Transducer, save_model
+
+    cfg = ModelConfig.from_yaml(CONFIGS / "tiny.yaml")
+    save_model(Transducer(cfg), cfg, tmp_path / "m")
+    (tmp_path / "bad.jsonl").write_text('{"audio_filepath": "gone.wav", "duration": 1.0, "text": "hi"}\n')
+    assert main(["eval", "--model", str(tmp_path / "m"), str(tmp_path / "bad.jsonl")]) == 2
+    assert "bad.jsonl: no usable utterances (1 skipped" in capsys.readouterr().err

@@ -156,3 +156,16 @@ def test_method_must_suit_the_role():
         IntQuantizer(IntQuantConfig(method="pact", bits=4), "weight", "enc.weight")
     with pytest.raises(ConfigError, match="cannot quantize an activation"):
         IntQuantizer(IntQuantConfig(method="sawb", bits=4), "act", "enc.input")
+
+
+def test_constant_range_fake_quant_passes_gradient_inside_only_and_matches_the_reference():
+    q = IntQuantizer(IntQuantConfig(method="fixed", bits=4, clip=1.0), "act")
+    x = torch.tensor([-1.5, -0.99, 0.0, 0.42, 1.0, 2.0], requires_grad=True)
+    y = q(x)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    ref = F._FakeQuant.apply(x.detach(), torch.tensor(-1.0), torch.tensor(1.0), 4, True)
+    assert torch.equal(y.detach(), ref)
+    inside = torch.tanh(torch.randn(1000, generator=torch.Generator().manual_seed(0))).requires_grad_()
+    q(inside).sum().backward()  # all inside the clip: the mask is skipped, every gradient passes
+    assert bool((inside.grad == 1).all())

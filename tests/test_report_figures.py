@@ -195,6 +195,15 @@ def test_report_cli_never_simulates_and_checks_gantt_choice(real_sweep, tmp_path
     page = out.read_text()
     assert all(f'id="{i}"' in page for i in FIGURE_IDS) and 'id="results-table"' in page
     assert md.read_text().startswith("| LM fusion")
+    doc = tmp_path / "doc.md"  # a document with markers keeps its text and gets the table between them
+    doc.write_text("intro `<!-- accelsim:speedup-table:start -->`\n<!-- accelsim:speedup-table:start -->\nold\n"
+                   "<!-- accelsim:speedup-table:end -->\nend\n")
+    for _ in range(2):  # idempotent
+        assert main(["report", str(real_sweep), "-o", str(out), "--markdown", str(doc)]) == 0
+        text = doc.read_text()
+        assert text.startswith("intro `<!-- accelsim:speedup-table:start -->`\n<!-- accelsim:speedup-table:start -->\n"
+                               "| LM fusion") and text.endswith(
+            md.read_text() + "<!-- accelsim:speedup-table:end -->\nend\n") and "old" not in text
     df, _ = read_results(real_sweep)
     no_tl = df.loc[df["timeline_file"].isna(), "point_id"].iloc[0]
     assert main(["report", str(real_sweep), "-o", str(out), "--gantt", no_tl]) == 2

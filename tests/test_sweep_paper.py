@@ -32,5 +32,5 @@ def test_paper_sweep_reproduces_the_documented_table(tmp_path):
     doc = (REPO / "docs" / "sweeps.md").read_text()
     assert to_markdown(table) in doc, (
         "docs/sweeps.md's paper table is stale: run `accelsim sweep sweeps/paper.yaml --out runs/paper && accelsim "
-        "report runs/paper -o runs/paper/report.html --markdown runs/paper/table.md` and paste runs/paper/table.md"
+        "report runs/paper -o runs/paper/report.html --markdown docs/sweeps.md`"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from accelsim.atomic import atomic_write_text
@@ -21,12 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gantt", default=None, metavar="POINT",
                    help="point id (or prefix, or index) whose stored timeline to draw (default: the first stored)")
     p.add_argument("--markdown", type=Path, default=None, metavar="FILE",
-                   help="also write the speedup/RTF table as Markdown (docs/sweeps.md embeds it)")
+                   help="also write the speedup/RTF table as Markdown; a FILE holding the markers "
+                   "'<!-- accelsim:speedup-table:start/end -->' keeps its text and gets the table between them "
+                   "(this is how docs/sweeps.md is refreshed)")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
     from accelsim.report import build_page, load_report_inputs, speedup_table, to_markdown
+    from accelsim.report.tables import embed_markdown
 
     inputs = load_report_inputs(args.results, args.gantt)
     page = build_page(inputs.results, inputs.meta, timeline=inputs.timeline, timeline_title=inputs.timeline_title,
@@ -34,6 +38,12 @@ def _main(args: argparse.Namespace) -> int:
     atomic_write_text(args.out, page)
     print(f"wrote {args.out} ({len(page) / 1e6:.1f} MB, {len(inputs.results)} points)")
     if args.markdown:
-        atomic_write_text(args.markdown, to_markdown(speedup_table(inputs.results)))
-        print(f"wrote {args.markdown}")
+        table = to_markdown(speedup_table(inputs.results))
+        old = args.markdown.read_text(encoding="utf-8") if args.markdown.is_file() else ""
+        embedded = embed_markdown(old, table)
+        mode = args.markdown.stat().st_mode & 0o777 if args.markdown.is_file() else None
+        atomic_write_text(args.markdown, table if embedded is None else embedded)
+        if mode is not None:  # an edited document (docs/sweeps.md) keeps its permissions
+            os.chmod(args.markdown, mode)
+        print(f"wrote {args.markdown}" + ("" if embedded is None else " (table between its markers)"))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pandas as pd
 
@@ -62,6 +63,21 @@ def to_markdown(table: pd.DataFrame) -> str:
                 cells.append(str(v))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+TABLE_START = "<!-- accelsim:speedup-table:start -->"
+TABLE_END = "<!-- accelsim:speedup-table:end -->"
+
+
+def embed_markdown(document: str, table_md: str) -> str | None:
+    """``document`` with the text between its speedup-table markers replaced by ``table_md``; None without markers.
+
+    Markers count only alone on their own line (so prose may mention them)."""
+    start = re.search(rf"^{re.escape(TABLE_START)}[ \t]*$", document, flags=re.M)
+    end = re.search(rf"^{re.escape(TABLE_END)}[ \t]*$", document, flags=re.M)
+    if start is None or end is None or end.start() < start.end():
+        return None
+    return document[: start.end()] + "\n" + table_md + document[end.start():]
 
 
 def _fmt(col: str, v: object) -> str:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +67,22 @@ def _write_resolved(out: Path, spec_path: Path, spec_sha: str, spec, root: Path,
         ],
     }
     atomic_write_text(out / RESOLVED_FILE, yaml.safe_dump(doc, sort_keys=False, width=110))
+
+
+@contextlib.contextmanager
+def _defer_sigint() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so a point is never durable in the journal yet missing from the table."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
 
 
 def _nothing() -> Iterator[Outcome]:
@@ -137,7 +155,8 @@ def run_sweep(
                 tid = bar.add_task(spec.name, total=len(tasks), completed=reused, errors=errors_now)
                 with contextlib.closing(backend.run(evaluate, todo) if todo else _nothing()) as outcomes:
                     for outcome in outcomes:
-                        journal.append(outcome)
+                        with _defer_sigint():
+                            journal.append(outcome)
                         ran += 1
                         errors_now += outcome.status == "error"
                         bar.update(tid, advance=1, errors=errors_now)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from accelsim.atomic import atomic_write_text
+from asr.errors import DataError
 
 
 def register(sub) -> None:
@@ -33,6 +34,8 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"{'manifest':40s} {'utts':>6s} {'WER %':>7s} {'CER %':>7s} {'skipped':>8s}")
     for m in args.manifests:
         data = SpeechDataset(m, cfg.features, limit=args.limit, min_frames=cfg.stack)
+        if len(data) == 0:
+            raise DataError(f"{m}: no usable utterances ({len(data.skipped)} skipped; first: {data.skipped[:1]})")
         res = evaluate(model, data, args.batch_frames)
         results[str(m)] = {"wer": res["wer"], "cer": res["cer"], "utts": res["utts"], "skipped": data.skipped,
                            "hyps": [{"ref": r, "hyp": h} for r, h in zip(res["refs"], res["hyps"])]}
