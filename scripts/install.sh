@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything accelsim needs on a fresh Debian machine: system packages (speech synthesis and the
-# text corpora the ASR side builds its data from) and the Python package with its test extras.
+# Installs everything accelsim needs on a fresh Debian machine: system packages (speech synthesis, the text
+# corpora the ASR side builds its data from, chromium for the report's browser test) and the Python package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if command -v apt-get >/dev/null; then
   missing=""
-  for p in espeak-ng sox fortunes bible-kjv-text bible-kjv; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  for p in espeak-ng sox fortunes bible-kjv-text bible-kjv chromium; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
