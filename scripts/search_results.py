@@ -84,7 +84,12 @@ def render(df: pd.DataFrame, args: argparse.Namespace, command: str) -> str:
         "```",
         "",
         "WER in % (lower is better). `none`: no LM; `shallow`: + lambda log P_target + rho |y|; `dr`: density ratio,"
-        " also - mu log P_source. Fusion weights were tuned on the target dev set with `asr tune-fusion`.",
+        " also - mu log P_source. Fusion weights were tuned on the target dev set with `asr tune-fusion`"
+        f" ({args.weights_dr}, {args.weights_shallow}) and are the same for both precisions.",
+        "",
+        f"Systems: FP32 = acoustic model `{args.ckpt}` with LMs `{args.lm_target}`, `{args.lm_source}`; INT4 = "
+        f"QAT model `{args.int4_ckpt}` with QAT LMs `{args.lm_target_int4}`, `{args.lm_source_int4}` (fake-quantized"
+        " with the recipe stored beside each model, `asr.quant`).",
         "",
     ]
     for precision in sorted(df["precision"].unique(), key=lambda p: ("fp32", "int4").index(p)):
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     csv = Path(args.csv)
     df = pd.read_csv(csv) if args.render_only else run(args, csv)
-    command = "python scripts/search_results.py " + shlex.join(a for a in (argv or sys.argv[1:]) if a != "--resume")
+    command = "python scripts/search_results.py " + shlex.join(a for a in (argv or sys.argv[1:]) if a not in ("--resume", "--render-only"))
     atomic_write_text(args.out, render(df, args, command))
     print(f"wrote {args.out} ({len(df)} points)")
     return 0
