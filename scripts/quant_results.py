@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from accelsim.atomic import atomic_write_text  # noqa: E402
 
 TEST_SETS = ("source_test", "target_test")
-ORDER = {"int8": 0, "int4": 1, "int4_naive": 2}
+ORDER = {"fp32_finetune": -1, "int8": 0, "int4": 1, "int4_naive": 2}
+LABELS = {"fp32_finetune": "FP32 + same fine-tuning (control)", "int8": "INT8", "int4": "INT4 customized",
+          "int4_naive": "INT4 naive"}
 
 
 def load_run(run: Path) -> dict:
@@ -54,22 +56,34 @@ def render(runs: list[dict], out: str = "docs/results-quant.md") -> str:
         f"FP32 model: `{', '.join(sorted(sources))}`. Greedy decoding, no LM. WER in %; \"PTQ\" is the model",
         "after calibrating activation ranges only (before fine-tuning), \"QAT\" after fine-tuning.",
         "Compression: bytes of the FP32 parameters / bytes of the packed export (codes, scales, biases, all).",
+        "\"control\": the FP32 model fine-tuned with the same schedule and no quantizer (the fair reference when",
+        "the starting checkpoint is not converged: QAT also trains).",
         "",
         "| model | recipe | " + " | ".join(f"{t} PTQ | {t} QAT" for t in TEST_SETS)
-        + " | avg QAT - FP32 | compression vs FP32 | QAT steps | QAT time |",
-        "|---|---|" + "---:|---:|" * len(TEST_SETS) + "---:|---:|---:|---:|",
+        + " | avg QAT - FP32 | avg QAT - control | compression vs FP32 | QAT steps | QAT time |",
+        "|---|---|" + "---:|---:|" * len(TEST_SETS) + "---:|---:|---:|---:|---:|",
     ]
+    control_run = next((r for r in runs if r["recipe"] == "fp32_finetune"), None)
+
+    def avg_delta(r: dict, ref: dict | None) -> str:
+        if ref is None:
+            return "n/a"
+        d = [r["qat"][t]["wer_percent"] - ref[t]["wer_percent"] for t in TEST_SETS if t in ref and t in r["qat"]]
+        return f"{sum(d) / len(d):+.2f}" if d else "n/a"
+
     fp_cells = " | ".join(f"{_wer(fp32, t)} | {_wer(fp32, t)}" for t in TEST_SETS)
-    lines.append(f"| FP32 | - | {fp_cells} | 0.00 | 1.00x | - | - |")
+    ctrl = avg_delta({"qat": fp32}, control_run["qat"]) if control_run else "n/a"
+    lines.append(f"| FP32 (starting checkpoint) | - | {fp_cells} | 0.00 | {ctrl} | 1.00x | - | - |")
     for r in runs:
         cells = " | ".join(f"{_wer(r['calibrated'], t)} | {_wer(r['qat'], t)}" for t in TEST_SETS)
-        deltas = [r["qat"][t]["wer_percent"] - fp32[t]["wer_percent"] for t in TEST_SETS if t in fp32 and t in r["qat"]]
-        delta = f"{sum(deltas) / len(deltas):+.2f}" if deltas else "n/a"
+        delta = avg_delta(r, fp32)
+        delta_ctrl = avg_delta(r, control_run["qat"] if control_run else None)
         steps = r.get("qat_config", {}).get("steps", "?")
         minutes = f"{r.get('qat_seconds', 0) / 60:.0f} min"
-        label = {"int8": "INT8", "int4": "INT4 customized", "int4_naive": "INT4 naive"}.get(r["recipe"], r["recipe"])
-        lines.append(f"| {label} | `{r['recipe_file']}` | {cells} | {delta} | {r['compression']['ratio']:.2f}x "
-                     f"| {steps} | {minutes} |")
+        label = LABELS.get(r["recipe"], r["recipe"])
+        control = r["recipe"] == "fp32_finetune"  # nothing quantized: stored as FP32
+        ratio = "1.00x" if control else f"{r['compression']['ratio']:.2f}x"
+        lines.append(f"| {label} | `{r['recipe_file']}` | {cells} | {delta} | {delta_ctrl} | {ratio} | {steps} | {minutes} |")
     lines += ["", "Dev set (source_dev) WER, same runs:", "",
               "| model | PTQ | QAT |", "|---|---:|---:|",
               f"| FP32 | {_wer(fp32, 'source_dev')} | {_wer(fp32, 'source_dev')} |"]
