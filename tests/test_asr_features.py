@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from asr.errors import ConfigError, DataError
@@ -54,12 +56,21 @@ def test_deltas_and_normalization():
 
 @settings(max_examples=10, deadline=None)
 @given(st.integers(0, 2**31 - 1), st.floats(0.1, 10.0))
+@example(seed=1, gain=0.125)  # a quiet wave that puts a sparse low mel bin on the floor
 def test_gain_invariance_after_normalization(seed, gain):
     """Above the log floor (float eps on the [-1, 1] scale) a gain is only an offset that normalization removes."""
     wave = torch.randn(8000, generator=torch.Generator().manual_seed(seed)) * 0.1
     a = compute_features(wave, 16000)
     b = compute_features(wave * gain, 16000)
-    torch.testing.assert_close(a, b, atol=2e-3, rtol=0)
+    # mel bins whose filter barely touches an FFT bin can sit at the floor for a quiet wave: compare the bins
+    # that stay at least 1 nat above the floor in every frame of both waves (the premise of the invariance)
+    raw = FeatureConfig(normalize=False)
+    floor = math.log(torch.finfo(torch.float32).eps) + 1.0
+    live = (compute_features(wave, 16000, raw).min(0).values > floor) & (
+        compute_features(wave * gain, 16000, raw).min(0).values > floor
+    )
+    assert live.sum() >= 70  # nearly every one of the 80 bins
+    torch.testing.assert_close(a[:, live], b[:, live], atol=2e-3, rtol=0)
 
 
 @given(st.integers(1, 4), st.integers(1, 30), st.integers(1, 5))
