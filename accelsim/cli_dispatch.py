@@ -1,0 +1,38 @@
+"""The shared shape of the ``accelsim`` and ``asr`` command lines: one module per subcommand.
+
+Each subcommand module exposes ``register(subparsers)``, which adds its parser and sets ``func``, a handler that
+takes the parsed ``argparse.Namespace`` and returns an exit code. Bad input raises an
+:class:`~accelsim.errors.AccelsimError` (the asr errors derive from it), which becomes a one-paragraph message on
+stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from accelsim.errors import AccelsimError
+
+
+def build_parser(prog: str, description: str, package: str, modules: Sequence[str]) -> argparse.ArgumentParser:
+    """A parser whose subcommands are registered by ``package.<name>`` for each name in ``modules``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in modules:
+        importlib.import_module(f"{package}.{name}").register(sub)
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen handler; user errors -> message + 2, Ctrl-C -> 130."""
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AccelsimError as exc:
+        print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
+        return 130
