@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as tf
 from torch import nn
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from asr.quant import functional as F
 from asr.quant.linear import QuantEmbedding, QuantLinear
-from asr.quant.lstm import QuantLSTM, reverse_padded
+from asr.quant.lstm import QuantLSTM, repack_output, reverse_padded, unpack_input
 from asr.quant.quantizers import FloatQuantizer, IntQuantizer
 
 
@@ -166,11 +165,7 @@ class IntLSTM(nn.Module):
 
     @torch.no_grad()
     def forward(self, input, hx=None):
-        packed = isinstance(input, PackedSequence)
-        if packed:
-            x, lengths = pad_packed_sequence(input)  # (T, B, F)
-        else:
-            x, lengths = (input.transpose(0, 1) if self.batch_first else input), None
+        x, lengths = unpack_input(input, self.batch_first)  # (T, B, F), (B,) or None
         T, B, _ = x.shape
         H, dirs = self.hidden_size, len(self.sfx)
         if hx is None:
@@ -208,13 +203,7 @@ class IntLSTM(nn.Module):
                 c_n.append(c)
             x = torch.cat(outs, -1) if dirs == 2 else outs[0]
         state = (torch.stack(h_n), torch.stack(c_n))
-        if packed:
-            order = input.sorted_indices
-            xs = x if order is None else x.index_select(1, order)
-            lens = lengths if order is None else lengths.index_select(0, order.cpu())
-            data = pack_padded_sequence(xs, lens, enforce_sorted=True).data
-            return PackedSequence(data, input.batch_sizes, input.sorted_indices, input.unsorted_indices), state
-        return (x.transpose(0, 1) if self.batch_first else x), state
+        return repack_output(x, input, lengths, self.batch_first), state
 
 
 INT_MODULES = (IntLinear, IntLSTM, IntEmbedding)

@@ -23,6 +23,24 @@ from asr.quant.recurrence import HQuant, lstm_recurrence, lstm_recurrence_autogr
 _FLOAT_DTYPES = {"fp16": torch.float16, "fp8_e4m3": torch.float8_e4m3fn, "fp8_e5m2": torch.float8_e5m2}
 
 
+def unpack_input(input, batch_first: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """An LSTM input (PackedSequence, or a padded tensor) as time-major ``x`` (T, B, F) and lengths (B,) or None."""
+    if isinstance(input, PackedSequence):
+        return pad_packed_sequence(input)  # original batch order
+    return (input.transpose(0, 1) if batch_first else input), None
+
+
+def repack_output(x: torch.Tensor, input, lengths: torch.Tensor | None, batch_first: bool):
+    """The layer output ``x`` (T, B, D*H) in the form of ``input``: a PackedSequence like it, or padded."""
+    if isinstance(input, PackedSequence):
+        order = input.sorted_indices
+        xs = x if order is None else x.index_select(1, order)
+        lens = lengths if order is None else lengths.index_select(0, order.cpu())
+        data = pack_padded_sequence(xs, lens, enforce_sorted=True).data
+        return PackedSequence(data, input.batch_sizes, input.sorted_indices, input.unsorted_indices)
+    return x.transpose(0, 1) if batch_first else x
+
+
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
     """Reverse each sequence of ``x`` (T, B, ...) within its own length; padding stays at the end."""
     if lengths is None:
@@ -113,11 +131,7 @@ class QuantLSTM(nn.Module):
 
     # --------------------------------------------------------------- forward
     def forward(self, input, hx=None):
-        packed = isinstance(input, PackedSequence)
-        if packed:
-            x, lengths = pad_packed_sequence(input)  # (T, B, F), original batch order
-        else:
-            x, lengths = (input.transpose(0, 1) if self.batch_first else input), None
+        x, lengths = unpack_input(input, self.batch_first)  # (T, B, F), (B,) or None
         T, B, _ = x.shape
         dirs, H = len(self._suffixes()), self.hidden_size
         if hx is None:
@@ -151,13 +165,7 @@ class QuantLSTM(nn.Module):
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 x = tf.dropout(x, self.dropout, training=True)
         state = (torch.cat(h_n), torch.cat(c_n))  # (layers * D, B, H)
-        if packed:
-            order = input.sorted_indices
-            xs = x if order is None else x.index_select(1, order)
-            lens = lengths if order is None else lengths.index_select(0, order.cpu())
-            data = pack_padded_sequence(xs, lens, enforce_sorted=True).data
-            return PackedSequence(data, input.batch_sizes, input.sorted_indices, input.unsorted_indices), state
-        return (x.transpose(0, 1) if self.batch_first else x), state
+        return repack_output(x, input, lengths, self.batch_first), state
 
     def _recur(self, layer, xp, w_hh, h0, c0, mask):
         hq_mod = self.hidden_q[layer]
