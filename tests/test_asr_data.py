@@ -155,7 +155,7 @@ def test_build_corpus_writes_the_text_contract_and_resumes(tmp_path):
     from asr.cli import main
 
     args = ["data", "build", "--out", str(tmp_path / "c"), "--source-train", "6", "--source-dev", "2",
-            "--source-test", "2", "--target-dev", "2", "--target-test", "2", "--jobs", "1"]
+            "--source-test", "2", "--target-dev", "2", "--target-test", "2", "--jobs", "1", "--renditions", "1"]
     assert main(args) == 0
     c = tmp_path / "c"
     texts = {s: [u.text for u in read_manifest(c / f"{s}.jsonl", check_audio=True)]
@@ -170,3 +170,29 @@ def test_build_corpus_writes_the_text_contract_and_resumes(tmp_path):
     before = (c / "source_train.jsonl").read_text()
     assert main(args) == 0  # resumes: existing audio kept, same manifests
     assert (c / "source_train.jsonl").read_text() == before
+
+
+def test_renditions_speak_each_training_sentence_with_new_speakers(tmp_path):
+    from asr.cli import main
+
+    c = tmp_path / "c"
+    assert main(["data", "build", "--out", str(c), "--source-train", "3", "--source-dev", "1", "--source-test", "1",
+                 "--target-dev", "1", "--target-test", "1", "--jobs", "1", "--renditions", "2"]) == 0
+    utts = read_manifest(c / "source_train.jsonl", check_audio=True)
+    lm = (c / "lm_source_train.txt").read_text().splitlines()
+    assert [u.text for u in utts] == lm + lm and len(lm) == 3
+    train = [json.loads(line) for line in (c / "speakers.jsonl").read_text().splitlines() if '"source_train"' in line]
+    assert sorted(r["index"] for r in train) == list(range(6))
+    first, second = ({(r["voice"], r["rate_wpm"], r["pitch"]) for r in train if (r["index"] < 3) == k} for k in (True, False))
+    assert first != second  # the second rendition is a new draw of speakers
+
+
+def test_taking_every_training_sentence_keeps_dev_and_test(tmp_path):
+    from asr.data.corpus import CorpusConfig, build_text
+
+    fixed = build_text(tmp_path / "a", CorpusConfig(source_train=50))
+    every = build_text(tmp_path / "b", CorpusConfig(source_train=-1))
+    for split in ("source_dev", "source_test", "target_dev", "target_test"):
+        assert every[split] == fixed[split]
+    assert every["source_train"][:50] == fixed["source_train"] and len(every["source_train"]) > 10_000
+    assert not set(every["source_train"]) & set(every["source_dev"] + every["source_test"])

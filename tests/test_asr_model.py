@@ -126,6 +126,11 @@ def test_paper_config_has_about_57m_parameters():
     assert sum(parts.values()) == m.num_params() and parts["encoder"] > 50e6
 
 
+def test_the_small_fine_tuning_stage_keeps_the_small_architecture():
+    assert ModelConfig.from_yaml(CONFIGS / "small_ft.yaml") == ModelConfig.from_yaml(CONFIGS / "small.yaml")
+    assert ModelConfig.from_yaml(CONFIGS / "small.yaml") == load_model(CONFIGS.parent / "models" / "small")[1]
+
+
 def test_half_precision_file_loads_into_float32(tmp_path):
     cfg = tiny()
     m = Transducer(cfg).eval()

@@ -143,3 +143,21 @@ def test_eval_of_a_manifest_without_usable_utterances_is_a_clear_error(tmp_path,
     (tmp_path / "bad.jsonl").write_text('{"audio_filepath": "gone.wav", "duration": 1.0, "text": "hi"}\n')
     assert main(["eval", "--model", str(tmp_path / "m"), str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl: no usable utterances (1 skipped" in capsys.readouterr().err
+
+
+def test_warm_start_copies_the_weights_and_starts_a_new_schedule(data, tmp_path):
+    from asr.errors import CheckpointError
+    from asr.model import save_model
+
+    mcfg, tcfg = tiny_cfgs()
+    src = Trainer(mcfg, tcfg, data, None, tmp_path / "src", log=lambda s: None)
+    src.fit(max_steps=5)
+    save_model(src.model, mcfg, tmp_path / "saved", half=True)
+    warm = Trainer(mcfg, tcfg, data, None, tmp_path / "warm", log=lambda s: None)
+    warm.init_from(tmp_path / "saved")
+    assert warm.state["step"] == 0 and warm.state["init_from"] == str(tmp_path / "saved")
+    for (name, a), (_, b) in zip(src.model.state_dict().items(), warm.model.state_dict().items()):
+        assert torch.equal(a.half().float(), b), name  # the fp16 export, widened
+    other = dataclasses.replace(mcfg, enc_units=mcfg.enc_units + 8)
+    with pytest.raises(CheckpointError, match="shape mismatch"):
+        Trainer(other, tcfg, data, None, tmp_path / "x", log=lambda s: None).init_from(tmp_path / "saved")

@@ -20,6 +20,8 @@ def register(sub) -> None:
     b.add_argument("--jobs", type=int, default=2, help="synthesis processes")
     for name in ("source_train", "source_dev", "source_test", "target_dev", "target_test"):
         b.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(CorpusConfig, name), metavar="N")
+    b.add_argument("--renditions", type=int, default=CorpusConfig.renditions, metavar="K",
+                   help="speakers per source-train sentence (--source-train -1 takes every sentence not in dev/test)")
     b.add_argument("--noise-prob", type=float, default=CorpusConfig.noise_prob, help="share of noisy utterances")
     b.set_defaults(func=_build)
     ls = dsub.add_parser("librispeech", help="write a manifest of a LibriSpeech-layout folder")
@@ -40,6 +42,7 @@ def _build(args: argparse.Namespace) -> int:
         target_dev=args.target_dev,
         target_test=args.target_test,
         noise_prob=args.noise_prob,
+        renditions=args.renditions,
     )
     t0 = time.time()
     last = [0.0]

@@ -21,6 +21,8 @@ def register(sub) -> None:
     p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
     p.add_argument("--limit", type=int, help="use only the first N training utterances")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if OUT/ckpt has checkpoints")
+    p.add_argument("--init-from", type=Path, metavar="MODEL",
+                   help="warm start from a saved model of the same architecture (ignored when the run resumes)")
     p.add_argument("--dry-run", action="store_true", help="print the model and its parameter count, then exit")
     p.set_defaults(func=_train)
 
@@ -59,8 +61,9 @@ def _train(args: argparse.Namespace) -> int:
     if len(train) == 0:
         raise DataError(f"{train_m}: no usable utterances ({len(train.skipped)} skipped, e.g. {train.skipped[:1]})")
     trainer = Trainer(mcfg, tcfg, train, dev, args.out, log=log)
-    if not args.no_resume:
-        trainer.resume()
+    resumed = False if args.no_resume else trainer.resume()
+    if args.init_from and not resumed:
+        trainer.init_from(args.init_from)
     if sys.stdout.isatty():  # interactive: a progress bar; in a log file the periodic lines suffice
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 

@@ -23,6 +23,7 @@ from asr.data.manifest import SAMPLE_RATE, Utterance, read_audio, write_manifest
 from asr.data.synth import SynthConfig, synthesize, utterance_rng
 from asr.data.text import clean_sentences, read_bible, read_fortunes, split_sentences
 from asr.data.voices import LANGUAGES, VARIANTS, all_voices, verify_voices
+from asr.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class CorpusConfig:
     """Sizes (utterances) and ranges of a corpus build."""
 
     seed: int = 1234
-    source_train: int = 8000
+    source_train: int = -1  # -1: every source sentence not in dev/test (dev/test stay the same)
     source_dev: int = 300
     source_test: int = 300
     target_dev: int = 300
@@ -40,6 +41,7 @@ class CorpusConfig:
     languages: tuple[str, ...] = LANGUAGES
     variants: tuple[str, ...] = VARIANTS
     noise_prob: float = 0.5
+    renditions: int = 2  # speakers per source_train sentence (rendition r > 0 is a new draw, index r * N + i)
     extra: dict = field(default_factory=dict)
 
 
@@ -80,6 +82,8 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
     ``progress(split, done, total)`` is called as utterances finish.
     """
     out = Path(out)
+    if cfg.renditions < 1:
+        raise DataError(f"renditions must be >= 1, got {cfg.renditions}")
     out.mkdir(parents=True, exist_ok=True)
     verify_voices(cfg.languages, cfg.variants)
     splits = build_text(out, cfg)
@@ -89,11 +93,13 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
     counts = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for split, texts in splits.items():
-            work = [(str(out / "audio" / split / f"{i:06d}.wav"), t, synth, cfg.seed, split, i) for i, t in enumerate(texts)]
+            copies = cfg.renditions if split == "source_train" else 1
+            indexed = [(r * len(texts) + i, t) for r in range(copies) for i, t in enumerate(texts)]
+            work = [(str(out / "audio" / split / f"{k:06d}.wav"), t, synth, cfg.seed, split, k) for k, t in indexed]
             utts = []
-            for done, rec in enumerate(pool.map(_make_one, work, chunksize=16), 1):
+            for done, (job, rec) in enumerate(zip(work, pool.map(_make_one, work, chunksize=16)), 1):
                 provenance.append(rec)
-                utts.append(Utterance(Path(work[rec["index"]][0]), rec["duration"], texts[rec["index"]]))
+                utts.append(Utterance(Path(job[0]), rec["duration"], job[1]))
                 if progress:
                     progress(split, done, len(work))
             write_manifest(out / f"{split}.jsonl", utts)

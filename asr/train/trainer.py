@@ -21,7 +21,7 @@ from accelsim.atomic import atomic_write_text
 from asr.data.dataset import SpeechDataset
 from asr.data.vocab import decode
 from asr.model.config import ModelConfig
-from asr.model.io import save_model
+from asr.model.io import WEIGHTS, load_state, load_weights, save_model
 from asr.model.transducer import Transducer
 from asr.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from asr.train.config import TrainConfig
@@ -97,6 +97,16 @@ class Trainer:
         self.state = load_checkpoint(ckpt, self.model, self.opt)
         self.log(f"resumed from {ckpt} (step {self.state['step']}, epoch {self.state['epoch']}, batch {self.state['batch']})")
         return True
+
+    def init_from(self, model_dir: str | Path) -> None:
+        """Start from the weights of a saved model (warm start: fresh optimizer, schedule and step count).
+
+        The saved model must have this run's architecture; CheckpointError names the mismatch otherwise.
+        """
+        src = Path(model_dir)
+        load_weights(self.model, {k: v.float() for k, v in load_state(src / WEIGHTS).items()}, str(src / WEIGHTS))
+        self.state["init_from"] = str(src)
+        self.log(f"initialized from {src / WEIGHTS} (warm start: new optimizer and learning-rate schedule)")
 
     def checkpoint(self) -> Path:
         path = save_checkpoint(self.out / "ckpt", self.model, self.mcfg, self.opt, self.state, self.cfg.keep_ckpts)
