@@ -104,7 +104,7 @@ def render(df: pd.DataFrame, args: argparse.Namespace, command: str) -> str:
                                                f"{w.loc[fusion, 'rho']:g})"
             lines.append(f"| {fusion}{wts} | " + " | ".join(f"{v:.2f}" for v in row.values) + " |")
         rtf = sub.pivot_table(index="fusion", columns="beam", values="rtf_search_cpu").reindex(table.index)
-        lines += ["", f"Search CPU time / audio time (one thread, `time.process_time`):", "",
+        lines += ["", "Search CPU time / audio time (one thread, `time.process_time`):", "",
                   "| fusion | " + " | ".join(f"beam {b}" for b in rtf.columns) + " |",
                   "|---|" + "---:|" * len(rtf.columns)]
         for fusion, row in rtf.iterrows():

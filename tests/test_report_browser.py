@@ -14,14 +14,10 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_report_figures import real_sweep  # noqa: E402,F401  (module-scoped fixture: a small real sweep)
 
 from accelsim.cli import main
 from accelsim.report.page import FIGURE_IDS

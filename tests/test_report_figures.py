@@ -3,12 +3,10 @@ as a property, the messages for what a report cannot show, and that a report nev
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,39 +25,9 @@ from accelsim.report import (
     speedup_table,
     to_markdown,
 )
-from accelsim.sweep import call_point, read_results, run_sweep
+from accelsim.sweep import read_results
 from accelsim.trace import PHASES
-from accelsim.trace.synthetic import SyntheticConfig, write_synthetic
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-class _InProcess:
-    def run(self, evaluate, tasks):
-        for task in tasks:
-            yield call_point(evaluate, task)
-
-
-@pytest.fixture(scope="module")
-def real_sweep(tmp_path_factory) -> Path:
-    """3 precisions x {beam 1 no LM, beam 4 DR fusion}, short synthetic workloads, real simulator; one timeline."""
-    root = tmp_path_factory.mktemp("sweep")
-    for fusion, beam, wer in (("none", 1, 14.0), ("dr", 4, 11.5)):
-        wl = root / f"wl_{fusion}_b{beam}"
-        write_synthetic(wl, SyntheticConfig(beam=beam, fusion=fusion, utterances=1, seconds=0.6), command="tests")
-        # as a recorded decode would: the measured accuracy goes in workload.yaml (made-up numbers, test only)
-        meta = yaml.safe_load((wl / "workload.yaml").read_text())
-        meta["accuracy"] = {"wer_percent": wer, "test_set": "fixture"}
-        (wl / "workload.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
-    arch = [str(REPO / "arch" / f"{p}.yaml") for p in ("fp16", "int8", "int4")]
-    (root / "spec.yaml").write_text(
-        "name: mini\ngrid:\n  - product:\n"
-        f"      arch: [{', '.join(arch)}]\n"
-        "  - zip: {workload: [wl_none_b1, wl_dr_b4], arch.offchip.bandwidth: [64 GB/s, 128 GB/s]}\n"
-        f"timeline:\n  - {{arch: {arch[2]}, workload: wl_dr_b4}}\n"
-    )
-    run_sweep(root / "spec.yaml", root / "out", backend=_InProcess(), progress=False)
-    return root / "out"
 
 
 @pytest.fixture(scope="module")
