@@ -17,6 +17,7 @@ log() { echo "$(date +%H:%M:%S) $*"; }
 
 log "eval models/small"
 asr eval --model models/small data/corpus/source_test.jsonl data/corpus/target_test.jsonl \
+  --vocab-text data/corpus/lm_source_train.txt \
   --out models/small/eval.json > models/small/eval.txt
 cat models/small/eval.txt
 

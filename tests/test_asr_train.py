@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asr.cli import main
 from asr.data.dataset import SpeechDataset
@@ -126,6 +128,28 @@ def test_wer_and_cer():
     assert wer(["hello world"], [""]) == 1.0
     with pytest.raises(ValueError, match="2 references but 1 hypotheses"):
         wer(["a", "b"], ["a"])
+
+
+def test_errors_split_between_seen_and_unseen_words():
+    from asr.train.metrics import errors_by_vocabulary
+
+    got = errors_by_vocabulary(["a b c d", "x y"], ["a c d e", "x z y"], vocabulary={"a", "c", "x"})
+    assert (got["iv_words"], got["iv_errors"], got["oov_words"], got["oov_errors"], got["insertions"]) == (3, 0, 3, 1, 2)
+    assert got["oov_rate"] == 0.5 and got["oov_error_rate"] == pytest.approx(1 / 3)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from("abcde"), min_size=1, max_size=6),
+                          st.lists(st.sampled_from("abcdef"), max_size=6)), min_size=1, max_size=4),
+       st.sets(st.sampled_from("abcdef")))
+def test_vocabulary_split_accounts_for_every_word_error(pairs, vocabulary):
+    from asr.train.metrics import errors_by_vocabulary
+
+    refs, hyps = [" ".join(r) for r, _ in pairs], [" ".join(h) for _, h in pairs]
+    got = errors_by_vocabulary(refs, hyps, vocabulary)
+    words = sum(len(r) for r, _ in pairs)
+    assert got["iv_words"] + got["oov_words"] == words
+    assert got["iv_errors"] + got["oov_errors"] + got["insertions"] == round(wer(refs, hyps) * words)
 
 
 def test_lr_schedule_warms_up_then_decays():
