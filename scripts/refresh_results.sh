@@ -30,7 +30,8 @@ qat() {  # recipe name
 log "QAT int4 + control (the first builds the feature cache)"
 qat int4 &
 A=$!
-until ls "$CACHE"/source_train-*.safetensors > /dev/null 2>&1 || ! kill -0 $A 2> /dev/null; do sleep 5; done
+# the control starts once int4 has cached the features (its first dev decode comes after that)
+until grep -q "fp32 source_dev" "$QAT/int4.out" 2> /dev/null || ! kill -0 $A 2> /dev/null; do sleep 5; done
 qat fp32_finetune
 wait $A
 asr export --from "$QAT/int4" --out models/small_int4
