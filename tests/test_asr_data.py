@@ -170,6 +170,12 @@ def test_build_corpus_writes_the_text_contract_and_resumes(tmp_path):
     before = (c / "source_train.jsonl").read_text()
     assert main(args) == 0  # resumes: existing audio kept, same manifests
     assert (c / "source_train.jsonl").read_text() == before
+    from asr.data.corpus import CorpusConfig, build_corpus
+
+    other = CorpusConfig(source_train=7, source_dev=2, source_test=2, target_dev=2, target_test=2, renditions=1)
+    with pytest.raises(DataError, match=r"other settings \(source_train: 6 -> 7\)"):
+        build_corpus(c, other)  # file 000006.wav would be kept for a sentence it does not speak
+    assert (c / "source_train.jsonl").read_text() == before
 
 
 def test_renditions_speak_each_training_sentence_with_new_speakers(tmp_path):

@@ -76,6 +76,28 @@ def _make_one(job: tuple) -> dict:
     return {"split": split, "index": index, **asdict(speaker), "snr_db": snr, "duration": len(wav) / SAMPLE_RATE}
 
 
+def _check_resumable(out: Path, cfg: CorpusConfig) -> None:
+    """Refuse to resume into a folder whose audio was built with other settings.
+
+    A build keeps existing WAV files by name; under other sizes, seed or voices a name can stand for another
+    sentence or speaker, so the resumed corpus would pair audio with the wrong transcript.
+    """
+    previous = out / "corpus.json"
+    if not previous.is_file() or not (out / "audio").is_dir():
+        return
+    try:
+        old = json.loads(previous.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise DataError(f"{previous}: unreadable; delete {out}/audio or build into a new folder") from None
+    new = json.loads(json.dumps(asdict(cfg)))
+    old.setdefault("renditions", 1)  # corpora from before renditions existed
+    changed = sorted(k for k in new if k != "extra" and old.get(k) != new[k])
+    if changed:
+        diff = ", ".join(f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in changed)
+        raise DataError(f"{out}: its audio was built with other settings ({diff}); build into a new folder "
+                        f"or delete {out}/audio first")
+
+
 def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=None) -> dict[str, int]:
     """Build (or resume) the corpus under ``out``; returns the utterance count of each split.
 
@@ -84,6 +106,7 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
     out = Path(out)
     if cfg.renditions < 1:
         raise DataError(f"renditions must be >= 1, got {cfg.renditions}")
+    _check_resumable(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
     verify_voices(cfg.languages, cfg.variants)
     splits = build_text(out, cfg)
