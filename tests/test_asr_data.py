@@ -191,6 +191,10 @@ def test_renditions_speak_each_training_sentence_with_new_speakers(tmp_path):
     assert sorted(r["index"] for r in train) == list(range(6))
     first, second = ({(r["voice"], r["rate_wpm"], r["pitch"]) for r in train if (r["index"] < 3) == k} for k in (True, False))
     assert first != second  # the second rendition is a new draw of speakers
+    from asr.data.corpus import CorpusConfig
+
+    with pytest.raises(DataError, match="renditions must be >= 1, got 0"):
+        CorpusConfig(renditions=0)
 
 
 def test_taking_every_training_sentence_keeps_dev_and_test(tmp_path):

@@ -44,6 +44,10 @@ class CorpusConfig:
     renditions: int = 2  # speakers per source_train sentence (rendition r > 0 is a new draw, index r * N + i)
     extra: dict = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.renditions < 1:
+            raise DataError(f"renditions must be >= 1, got {self.renditions}")
+
 
 def build_text(out: Path, cfg: CorpusConfig) -> dict[str, list[str]]:
     """Write the LM text files and return the transcripts of each audio split."""
@@ -104,8 +108,6 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
     ``progress(split, done, total)`` is called as utterances finish.
     """
     out = Path(out)
-    if cfg.renditions < 1:
-        raise DataError(f"renditions must be >= 1, got {cfg.renditions}")
     _check_resumable(out, cfg)
     out.mkdir(parents=True, exist_ok=True)
     verify_voices(cfg.languages, cfg.variants)

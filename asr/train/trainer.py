@@ -104,7 +104,7 @@ class Trainer:
         The saved model must have this run's architecture; CheckpointError names the mismatch otherwise.
         """
         src = Path(model_dir)
-        load_weights(self.model, {k: v.float() for k, v in load_state(src / WEIGHTS).items()}, str(src / WEIGHTS))
+        load_weights(self.model, load_state(src / WEIGHTS), str(src / WEIGHTS))  # float16 files widen on copy
         self.state["init_from"] = str(src)
         self.log(f"initialized from {src / WEIGHTS} (warm start: new optimizer and learning-rate schedule)")
 
