@@ -29,12 +29,13 @@ utterance's last op); the result's critical-path attribution walks these links b
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import OrderedDict
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL
+
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan, Played
 
 
 class _Wake:
@@ -102,58 +103,55 @@ class _Dram:
 
 
 class Engine:
-    """One simulation run over precomputed per-op arrays (all indexed by op id).
+    """One simulation run of a :class:`~accelsim.map.plan.Plan` (arrays indexed by piece id).
 
     Hot paths read ``env._now`` and call ``env.schedule`` with :class:`_Wake` events directly: the same
     simpy event queue and clock, without per-event process and property overhead.
     """
 
-    def __init__(self, *, deps: list, unit: np.ndarray, capacity: list[int], busy_s: np.ndarray,
-                 dispatch_s: np.ndarray, compute_s: np.ndarray, first_s: np.ndarray, dram_bytes: np.ndarray,
-                 tiles: np.ndarray, edge_delay, utt_order: np.ndarray | None, bandwidth: float,
-                 weight_id: np.ndarray | None = None, weight_bytes: list[float] | None = None,
-                 hit_busy_s: np.ndarray | None = None, cache_bytes: list[float] | None = None) -> None:
-        n = len(busy_s)
+    def __init__(self, plan: Plan) -> None:
+        n = plan.n
         self.n = n
         self.env = simpy.Environment()
         self._schedule = self.env.schedule
-        self.unit = unit.tolist()
-        self.busy = busy_s.tolist()
-        self.lead = (dispatch_s + first_s).tolist()
-        self.compute = compute_s.tolist()
-        self.dram = dram_bytes.tolist()
-        self.tiles = tiles.tolist()
+        self.unit = plan.unit.tolist()
+        self.busy = plan.busy_s.tolist()
+        self.lead = plan.lead_s.tolist()
+        self.compute = plan.compute_s.tolist()
+        self.dram = plan.dram_bytes.tolist()
+        self.tiles = plan.tiles.tolist()
         # weight reuse cache per core (see _start): LRU over streamed weights in the scratchpad space that
         # pinned weights leave free
-        self.wid = weight_id.tolist() if weight_id is not None else [-1] * n
-        self.wbytes = list(weight_bytes or [])
-        self.hit_busy = hit_busy_s.tolist() if hit_busy_s is not None else self.busy
-        self.cache_cap = list(cache_bytes or [0.0] * (len(capacity) // 3))
+        self.wid = plan.weight_id.tolist()
+        self.wbytes = plan.weight_bytes.tolist()
+        self.hit_busy = plan.hit_busy_s.tolist()
+        self.cache_cap = plan.cache_bytes.tolist()
         self.cache: list[OrderedDict[int, float]] = [OrderedDict() for _ in self.cache_cap]
         self.cache_used = [0.0] * len(self.cache_cap)
         self.hit = [False] * n
+        capacity = plan.unit_capacity.tolist()
         self.free = list(capacity)
         self.waiting: list[list[int]] = [[] for _ in capacity]
-        # dependency edges in CSR form: children of op i are kids[ptr[i]:ptr[i + 1]], with the time their
+        # dependency edges in CSR form: children of piece i are kids[ptr[i]:ptr[i + 1]], with the time their
         # result needs to reach the child's core
-        lens = np.fromiter(map(len, deps), dtype=np.int64, count=n)
-        parents = np.fromiter(itertools.chain.from_iterable(deps), dtype=np.int64, count=int(lens.sum()))
+        lens = np.diff(plan.dep_ptr)
+        parents = plan.dep_src
         kids = np.repeat(np.arange(n, dtype=np.int64), lens)
-        delays = edge_delay(parents, kids)
         order = np.argsort(parents, kind="stable")
         self.ptr = np.searchsorted(parents[order], np.arange(n + 1)).tolist()
         self.kids = kids[order].tolist()
-        self.delays = delays[order].tolist()
+        self.delays = plan.dep_delay_s[order].tolist()
         ndeps = lens.copy()
         self.ready_at = [0.0] * n
         self.start = [0.0] * n
         self.end = [0.0] * n
         self.blocker = [-1] * n
         self.t_first: dict[int, float] = {}
-        self.dram_server = _Dram(self.env, bandwidth, self._dram_done)
+        self.dram_server = _Dram(self.env, plan.bandwidth_Bps, self._dram_done)
         self.completed = 0
         # utterance gating: ops of utterance u + 1 without deps wait for utterance u to finish
         self.utt_of = None
+        utt_order = plan.utt_rank
         if utt_order is not None and n:
             self.utt_of = utt_order.tolist()
             n_utt = int(utt_order.max()) + 1
@@ -175,6 +173,10 @@ class Engine:
         if self.completed != self.n:
             raise RuntimeError(f"simulation stalled: {self.completed} of {self.n} ops finished (dependency cycle?)")
 
+    def played(self) -> Played:
+        return Played(start_s=np.array(self.start), end_s=np.array(self.end),
+                      blocker=np.array(self.blocker, dtype=np.int64), hit=np.array(self.hit, dtype=bool))
+
     def _enqueue(self, i: int) -> None:
         u = self.unit[i]
         if self.free[u]:
@@ -195,7 +197,7 @@ class Engine:
             return
         w = self.wid[i]
         if w >= 0:
-            core = self.unit[i] // 3
+            core = self.unit[i] // UNITS_PER_CORE
             cache = self.cache[core]
             if w in cache:  # still in the scratchpad from an earlier use on this core: no DRAM traffic
                 cache.move_to_end(w)
@@ -217,7 +219,7 @@ class Engine:
     # -- streamed ops -----------------------------------------------------------------------------------
     def _dram_done(self, i: int) -> None:
         now = self.env._now
-        if self.unit[i] % 3 == 2:  # dma unit (embedding from DRAM): done after setup + latency + bytes
+        if self.unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:  # dma unit (embedding from DRAM): done after setup + latency + bytes
             self.t_first.pop(i)
             self._at(self.lead[i], self._done_cb, i)
             return
@@ -267,3 +269,10 @@ class Engine:
             self._start(j)
         else:
             self.free[u] += 1
+
+
+def play(plan: Plan) -> Played:
+    """Play ``plan`` out in time on the simpy engine; deterministic."""
+    engine = Engine(plan)
+    engine.run()
+    return engine.played()

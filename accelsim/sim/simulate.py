@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -9,13 +10,12 @@ import numpy as np
 from accelsim.cost.op import category_codes, cost_arrays
 from accelsim.cost.transfer import ring_hops
 from accelsim.errors import SpecError, TraceError
-from accelsim.sim.engine import Engine
+from accelsim.map.plan import UNITS_PER_CORE, Plan
+from accelsim.sim.engine import play
 from accelsim.sim.placement import choose_residency, place_streams
 from accelsim.sim.result import RunResult
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.io import Workload
-
-UNITS_PER_CORE = 3  # matrix, vector, dma
 
 
 def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = False) -> RunResult:
@@ -45,18 +45,20 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     unit = core * UNITS_PER_CORE + costs["unit"]
     capacity = [1, 1, arch.core.dma.engines] * arch.cores
 
-    deps = ops["deps"].tolist()
+    deps = ops["deps"]
+    dep_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(deps.map(len).to_numpy(dtype=np.int64), out=dep_ptr[1:])
+    dep_src = np.fromiter(itertools.chain.from_iterable(deps), dtype=np.int64, count=int(dep_ptr[-1]))
+    dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
     ic = arch.interconnect
     hops = np.array([[(ring_hops(a, b, arch.cores) if ic.topology == "ring" else 1) for b in range(arch.cores)]
                      for a in range(arch.cores)], dtype=np.float64)
     out_bytes = costs["out_bytes"]
-
-    def edge_delay(parent: np.ndarray, child: np.ndarray) -> np.ndarray:
-        """Seconds for each dependency's result to reach the consumer's core (0 on the same core)."""
-        a, b = core[parent], core[child]
-        serialise = np.ceil(out_bytes[parent] / ic.bytes_per_cycle)
-        cycles = arch.overheads.sync_cycles + hops[a, b] * ic.hop_cycles + serialise
-        return np.where(a == b, 0.0, cycles / arch.clock)
+    # seconds for each dependency's result to reach the consumer's core (0 on the same core)
+    src_core, dst_core = core[dep_src], core[dep_dst]
+    serialise = np.ceil(out_bytes[dep_src] / ic.bytes_per_cycle)
+    cycles = arch.overheads.sync_cycles + hops[src_core, dst_core] * ic.hop_cycles + serialise
+    dep_delay = np.where(src_core == dst_core, 0.0, cycles / arch.clock)
 
     utt_rank = None
     if arch.scheduler.utterances == "sequential":
@@ -65,17 +67,20 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     # weight reuse cache: streamed matmul weights may stay in the scratchpad space pinning left free
     kcodes, knames = category_codes(ops["kind"])
     is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
-    wbytes = [residency.weight_bytes.get(w, 0.0) for w in wnames]
-    weight_id = np.where(is_mm & (costs["dram_bytes"] > 0), wcodes, -1)
+    wbytes = np.array([residency.weight_bytes.get(w, 0.0) for w in wnames], dtype=np.float64)
+    weight_id = np.where(is_mm & (costs["dram_bytes"] > 0), wcodes, -1).astype(np.int64)
     budget = arch.core.scratchpad.size * arch.core.scratchpad.weight_fraction
     free = [budget - sum(residency.weight_bytes[w] for w in pinned) for pinned in residency.pinned]
-    engine = Engine(deps=deps, unit=unit, capacity=capacity, busy_s=costs["busy_s"], dispatch_s=costs["dispatch_s"],
-                    compute_s=costs["compute_s"], first_s=costs["first_s"], dram_bytes=costs["dram_bytes"],
-                    tiles=costs["tiles"], edge_delay=edge_delay, utt_order=utt_rank, bandwidth=arch.offchip.bandwidth,
-                    weight_id=weight_id, weight_bytes=wbytes, hit_busy_s=on_chip["busy_s"],
-                    cache_bytes=free if arch.scheduler.weight_reuse else [0.0] * arch.cores)
-    engine.run()
-    hit = np.array(engine.hit, dtype=bool)
+    plan = Plan(
+        piece_op=np.arange(n, dtype=np.int64), unit=unit.astype(np.int64), busy_s=costs["busy_s"],
+        lead_s=costs["dispatch_s"] + costs["first_s"], compute_s=costs["compute_s"],
+        dram_bytes=costs["dram_bytes"], tiles=costs["tiles"].astype(np.float64), weight_id=weight_id,
+        hit_busy_s=on_chip["busy_s"], dep_ptr=dep_ptr, dep_src=dep_src, dep_delay_s=dep_delay,
+        unit_capacity=np.array(capacity, dtype=np.int64), weight_bytes=wbytes,
+        cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
+        bandwidth_Bps=float(arch.offchip.bandwidth), utt_rank=utt_rank)
+    played = play(plan)
+    hit = played.hit
     costs = dict(costs)
     costs["reuse_saved_bytes"] = np.where(hit, costs["dram_bytes"], 0.0)
     costs["dram_bytes"] = np.where(hit, 0.0, costs["dram_bytes"])
@@ -84,9 +89,9 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     return RunResult(
         arch=arch,
         workload=workload,
-        start_s=np.array(engine.start),
-        end_s=np.array(engine.end),
-        blocker=np.array(engine.blocker, dtype=np.int64),
+        start_s=played.start_s,
+        end_s=played.end_s,
+        blocker=played.blocker,
         core=core,
         unit=costs["unit"],
         costs=costs,
