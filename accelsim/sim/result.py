@@ -40,6 +40,7 @@ class RunResult:
     residency: Residency
     record_timeline: bool = False
     wall_s: float = field(default=0.0, compare=False)
+    wall_phases_s: dict[str, float] = field(default_factory=dict, compare=False)  # host seconds per stage
 
     @property
     def sim_s(self) -> float:

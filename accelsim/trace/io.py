@@ -51,6 +51,19 @@ class Workload:
     def audio_seconds(self) -> float:
         return self.meta.audio.seconds
 
+    def deps_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Dependencies as CSR (int64): the parents of op ``i`` are ``src[ptr[i]:ptr[i + 1]]``."""
+        return deps_csr(self.ops["deps"])
+
+
+def deps_csr(deps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """CSR pointer and parent ids (int64) of a ``deps`` column of int arrays."""
+    n = len(deps)
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, deps), dtype=np.int64, count=n), out=ptr[1:])
+    src = np.fromiter(itertools.chain.from_iterable(deps), dtype=np.int64, count=int(ptr[-1]))
+    return ptr, src
+
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
