@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accelsim.atomic import atomic_write_text
+from accelsim.cli.energy_tables import add_energy_rows, energy_comparison
 from accelsim.cli.run import add_common, parse_overrides
 from accelsim.sim import simulate
 from accelsim.spec import load_arch
@@ -28,6 +29,7 @@ def compare_summaries(a: dict, b: dict) -> dict:
         out[f"phase_{p}_b_s"] = b[f"phase_{p}_s"]
         out[f"speedup_{p}"] = _ratio(a[f"phase_{p}_s"], b[f"phase_{p}_s"])
     out["dram_bytes_ratio"] = _ratio(a["dram_bytes"], b["dram_bytes"])
+    out.update(energy_comparison(a, b))
     return out
 
 
@@ -50,6 +52,7 @@ def handle(args: argparse.Namespace) -> int:
     table.add_row("RTF", f"{a['rtf']:.4f}", f"{b['rtf']:.4f}", "")
     table.add_row("bytes from DRAM (MB)", f"{a['dram_bytes'] / 1e6:.1f}", f"{b['dram_bytes'] / 1e6:.1f}",
                   fmt(cmp["dram_bytes_ratio"]))
+    add_energy_rows(table, a, b, cmp)
     Console().print(table)
     print("phase times are critical-path attributions; per-phase speedups compare those shares")
     if args.json:

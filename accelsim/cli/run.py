@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from accelsim.atomic import atomic_write_text
+from accelsim.cli.energy_tables import print_energy
 from accelsim.errors import SpecError
 from accelsim.sim import RunResult, simulate, to_chrome_trace
 from accelsim.spec import format_bytes, load_arch
@@ -43,6 +44,7 @@ def run_report(result: RunResult) -> dict:
         "placement": result.placement,
         "resident_weights": {f"core{c}": sorted(p) for c, p in enumerate(res.pinned)},
         "weight_bytes": res.weight_bytes,
+        "energy_counts": result.energy.counts if result.energy is not None else {},
         "arch": result.arch.model_dump(mode="json"),
         "workload": {"path": str(result.workload.path), "synthetic": result.workload.meta.synthetic,
                      "provenance": result.workload.meta.provenance.command},
@@ -104,6 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     workload = load_workload(args.workload)
     result = simulate(arch, workload, record_timeline=args.timeline is not None)
     print_summary(result, Console())
+    print_energy(result.summary(), Console())
     if args.json:
         atomic_write_text(args.json, json.dumps(run_report(result), indent=2, sort_keys=False) + "\n")
         print(f"wrote {args.json}")

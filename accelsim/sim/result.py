@@ -112,6 +112,13 @@ class RunResult:
             "util_dram": float(dram / (arch.offchip.bandwidth * self.sim_s)),
         }
 
+    @cached_property
+    def energy(self):
+        """Energy of the run (:class:`accelsim.sim.energy.RunEnergy`); None when the arch has no energy: section."""
+        from accelsim.sim.energy import run_energy
+
+        return run_energy(self)
+
     def summary(self) -> dict[str, float | int | str]:
         """Flat, unit-suffixed metrics. ``phase_*_s``, ``kind_*_s`` and ``unit_*_s`` are critical-path
         exclusive attributions (module docstring) and each family sums to ``sim_s``; ``busy_*_s`` are unit busy
@@ -151,6 +158,7 @@ class RunResult:
             "sfu_ops": int(self.costs["elem_ops"].sum()),
             "critical_path_ops": int(len(self.critical_path)),
         })
+        out.update(self.energy.summary() if self.energy is not None else {})  # energy_*: accelsim.sim.energy
         return out
 
     @cached_property

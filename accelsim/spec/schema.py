@@ -152,6 +152,45 @@ class Scheduler(_Strict):
     )
 
 
+#: Function classes of SFU/vector element operations for energy (each VECTOR_FUNCS entry belongs to one).
+SFU_CLASSES = ("transcendental", "arithmetic", "compare", "move")
+SfuClass = Literal["transcendental", "arithmetic", "compare", "move"]
+PicoJoules = Annotated[float, Field(ge=0, allow_inf_nan=False, description="picojoules")]
+Watts = Annotated[float, Field(ge=0, allow_inf_nan=False, description="watts")]
+
+
+class Energy(_Strict):
+    """Energy per action (pJ, at the chip's efficiency point) and static power (W); see docs/simulator.md "Energy".
+
+    Energy of a run = sum over actions of count x pJ + static W x simulated seconds. ``ert`` names an
+    Accelergy-style energy reference table (path relative to the architecture file loaded, or absolute) whose
+    actions override the fields here; without ``ert`` every field is required.
+    """
+
+    ert: str | None = Field(default=None, description="Accelergy-style ERT YAML overriding per-action energies")
+    mac_pJ: dict[PrecisionName, PicoJoules] = Field(default_factory=dict, description="one MAC per precision")
+    sfu_op_pJ: dict[PrecisionName, dict[SfuClass, PicoJoules]] = Field(
+        default_factory=dict, description="one SFU element operation per precision and function class")
+    scratchpad_read_pJ_per_byte: PicoJoules | None = None
+    scratchpad_write_pJ_per_byte: PicoJoules | None = None
+    dram_pJ_per_byte: PicoJoules | None = None
+    ring_pJ_per_byte_hop: PicoJoules | None = None
+    dma_setup_pJ: PicoJoules | None = Field(default=None, description="one DMA descriptor (transfer or tile)")
+    static_W_per_core: Watts | None = Field(default=None, description="leakage + clock tree of one core")
+    static_W_uncore: Watts | None = Field(default=None, description="leakage + clock of ring, DRAM controller, PHY")
+
+    @model_validator(mode="after")
+    def _complete_without_ert(self) -> Energy:
+        if self.ert is not None:
+            return self
+        missing = [name for name, value in self if name != "ert" and value in (None, {})]
+        missing += [f"sfu_op_pJ.{p} lacks {[c for c in SFU_CLASSES if c not in classes]}"
+                    for p, classes in self.sfu_op_pJ.items() if set(classes) != set(SFU_CLASSES)]
+        if missing:
+            raise ValueError(f"energy lacks {missing}: give every field (or an ert: file that supplies them)")
+        return self
+
+
 class ArchSpec(_Strict):
     """A whole accelerator: identical cores, interconnect, DRAM, overheads and the precision policy."""
 
@@ -166,6 +205,7 @@ class ArchSpec(_Strict):
     overheads: Overheads
     precision: PrecisionPolicy
     scheduler: Scheduler = Scheduler()
+    energy: Energy | None = None  # per-action energies and static power (None: the run reports no energy)
 
     @model_validator(mode="after")
     def _precisions_supported(self) -> ArchSpec:

@@ -1,0 +1,170 @@
+"""Energy of a finished run: its action counts priced by the arch's energy table (``accelsim.cost.energy``).
+
+Counts per op come from the op's kind, shape and precisions (evaluated once per distinct key, as
+``cost_arrays`` does), what the run decided (DRAM bytes after reuse hits, stream tiles) and its placement: each
+dependency edge between ops on different cores carries the producer's result bytes over the ring hops between
+them (charged to the consumer). Static power runs for the whole simulated time; by phase it is split along the
+critical-path attribution (``RunResult.by_phase``), so each family of totals sums to the run's energy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from accelsim.cost.energy import (
+    COMPONENTS,
+    EnergyTable,
+    dynamic_pJ,
+    energy_table,
+    op_action_counts,
+    op_precisions,
+    peak_pJ_per_mac,
+    ring_action_counts,
+    static_J,
+    stream_action_counts,
+    tops_per_W,
+)
+from accelsim.cost.op import category_codes
+from accelsim.cost.transfer import ring_hops
+from accelsim.spec.ert import action_names, load_ert
+from accelsim.spec.schema import ArchSpec
+from accelsim.trace.format import PHASES
+
+if TYPE_CHECKING:
+    from accelsim.sim.result import RunResult
+
+
+def load_energy_table(arch: ArchSpec) -> EnergyTable | None:
+    """The arch's energy table, reading its ERT file (relative to the arch file) if it names one; None when the
+    arch has no ``energy:`` section."""
+    if arch.energy is None:
+        return None
+    ert = None
+    if arch.energy.ert:
+        path = Path(arch.energy.ert)
+        if not path.is_absolute() and arch.source:
+            path = Path(arch.source).parent / path
+        ert = load_ert(path)
+    return energy_table(arch, ert)
+
+
+@dataclass(frozen=True)
+class RunEnergy:
+    """Energy of one run. Joules; ``counts`` are action totals (``accelsim.spec.ert.action_names``)."""
+
+    by_component_J: dict[str, float]  # COMPONENTS, sums to total_J
+    by_phase_J: dict[str, float]  # PHASES, sums to total_J
+    counts: dict[str, float]
+    static_W: float
+    sim_s: float
+    audio_s: float
+    utterances: int
+    macs: float
+    peak_tops_per_W: float  # configured whole-chip peak at the run's matmul precision
+
+    @property
+    def total_J(self) -> float:
+        return float(sum(self.by_component_J.values()))
+
+    def summary(self) -> dict[str, float]:
+        """Flat, unit-suffixed energy keys for ``RunResult.summary()``."""
+        total = self.total_J
+        chip = total - self.by_component_J["dram"]
+        out = {
+            "energy_J": total,
+            "energy_per_utt_mJ": total / max(self.utterances, 1) * 1e3,
+            "energy_mJ_per_audio_s": total / self.audio_s * 1e3,
+            "avg_power_W": total / self.sim_s if self.sim_s > 0 else 0.0,
+            "effective_tops_per_W": tops_per_W(self.macs, total),
+            "chip_tops_per_W": tops_per_W(self.macs, chip),
+            "peak_tops_per_W": self.peak_tops_per_W,
+        }
+        out.update({f"energy_{c}_J": v for c, v in self.by_component_J.items()})
+        out.update({f"energy_phase_{p}_J": v for p, v in self.by_phase_J.items()})
+        return out
+
+
+def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(codes per op, counts matrix per distinct key x action, action names) of the on-chip counts."""
+    ops = result.workload.ops
+    arch = result.arch
+    wclass = {w: meta.pclass for w, meta in result.workload.meta.weights.items()}
+    cols, labels = [], {}
+    for name in ("kind", "func", "pclass", "weight"):
+        codes, labels[name] = category_codes(ops[name])
+        cols.append(codes)
+    cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64)]
+    key = np.zeros(len(ops), dtype=np.int64)
+    for col in cols:
+        col_codes, col_uniques = pd.factorize(col)
+        key, _ = pd.factorize(key * len(col_uniques) + col_codes)
+    first = np.zeros(int(key.max(initial=-1)) + 1, dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key))[::-1]
+    names = list(action_names())
+    index = {a: i for i, a in enumerate(names)}
+    matrix = np.zeros((len(first), len(names)), dtype=np.float64)
+    for row, op in enumerate(first.tolist()):
+        kind, func, pclass = (labels[c][cols[i][op]] for i, c in enumerate(("kind", "func", "pclass")))
+        w_prec, a_prec, prec = op_precisions(arch, kind, pclass, wclass.get(labels["weight"][cols[3][op]], ""))
+        counts = op_action_counts(kind, func, int(cols[4][op]), int(cols[5][op]), int(cols[6][op]), w_prec,
+                                  a_prec, prec, arch.core.matrix)
+        for action, count in counts.items():
+            matrix[row, index[action]] = count
+    return key, matrix, names
+
+
+def run_energy(result: RunResult) -> RunEnergy | None:
+    """Energy of ``result`` (module doc); None when its arch has no ``energy:`` section."""
+    table = load_energy_table(result.arch)
+    if table is None:
+        return None
+    arch = result.arch
+    ops = result.workload.ops
+    n = len(ops)
+    key, matrix, names = _per_key_counts(result)
+    kind = ops["kind"].astype(str).to_numpy()
+    costs = result.costs
+    extra = stream_action_counts(kind, costs["dram_bytes"], costs["tiles"], costs["out_bytes"])
+    dep_ptr, dep_src = result.workload.deps_csr()
+    dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
+    core = np.asarray(result.core, dtype=np.int64)
+    hop_table = np.array([[0 if a == b else (ring_hops(a, b, arch.cores) if arch.interconnect.topology == "ring"
+                                             else 1) for b in range(arch.cores)] for a in range(arch.cores)],
+                         dtype=np.float64)
+    byte_hops = ring_action_counts(costs["out_bytes"][dep_src], hop_table[core[dep_src], core[dep_dst]])
+    extra["ring.byte_hop"] = np.bincount(dep_dst, weights=byte_hops, minlength=n)
+
+    # per-op dynamic energy by component: on-chip counts (per key) plus the run's extras (per op)
+    key_pJ = dynamic_pJ({a: matrix[:, i] for i, a in enumerate(names)}, table)
+    extra_pJ = dynamic_pJ(extra, table)
+    per_op = {c: np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),))[key]
+              + np.broadcast_to(np.asarray(extra_pJ[c], dtype=np.float64), (n,)) for c in key_pJ}
+    static = static_J(table, result.sim_s)
+    by_component = {c: float(per_op[c].sum()) * 1e-12 for c in per_op}
+    by_component["static"] = static
+    by_component = {c: by_component[c] for c in COMPONENTS}
+
+    op_pJ = np.sum([per_op[c] for c in per_op], axis=0)
+    pcodes, pnames = category_codes(ops["phase"])
+    per_phase = np.bincount(pcodes, weights=op_pJ, minlength=len(pnames)) * 1e-12
+    dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(pnames)}
+    crit = result.by_phase
+    by_phase = {p: dyn_phase.get(p, 0.0) + table.static_W * crit.get(p, 0.0) for p in PHASES}
+
+    totals = np.bincount(key, minlength=len(matrix)) @ matrix
+    counts = {a: float(totals[i]) for i, a in enumerate(names)}
+    for a, v in extra.items():
+        counts[a] = counts.get(a, 0.0) + float(np.sum(v))
+    macs = float(sum(v for a, v in counts.items() if a.startswith("mac.")))
+    mm = arch.precision.matmul.compute
+    peak = 2.0 / peak_pJ_per_mac(table, arch, mm)
+    values = [*by_component.values(), *by_phase.values()]
+    if not np.isfinite(values).all() or min(values) < 0:
+        raise ValueError(f"energy of {result.workload.name} on {arch.name} is not finite and >= 0: {by_component}")
+    return RunEnergy(by_component, by_phase, counts, table.static_W, result.sim_s, result.workload.audio_seconds,
+                     int(result.workload.meta.audio.utterances), macs, peak)
