@@ -63,7 +63,7 @@ def add_energy_rows(table: Table, a: dict, b: dict, cmp: dict) -> None:
     if "energy_ratio" not in cmp:
         return
     fmt = lambda x: "-" if x is None else f"{x:.2f}x"  # noqa: E731
-    table.add_row("energy (mJ per audio s)", f"{a['energy_mJ_per_audio_s']:.2f}", f"{b['energy_mJ_per_audio_s']:.2f}",
+    table.add_row("energy mJ/audio-s", f"{a['energy_mJ_per_audio_s']:.2f}", f"{b['energy_mJ_per_audio_s']:.2f}",
                   fmt(cmp["energy_ratio"]), style="bold")
     for c in COMPONENTS:
         table.add_row(f"  {c}", f"{a[f'energy_{c}_J'] / a['audio_s'] * 1e3:.2f}",
