@@ -16,6 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from accelsim import __version__
 from accelsim.report.figures_dse import fig_rtf_by_arch_field
+from accelsim.report.figures_energy import fig_energy_breakdown, fig_wer_vs_energy
 from accelsim.report.figures_hw import fig_gantt, fig_roofline, fig_utilization
 from accelsim.report.figures_perf import fig_rtf_vs_beam, fig_speedup_by_phase, fig_wer_vs_rtf
 from accelsim.report.tables import results_html_table, speedup_table, to_markdown
@@ -25,6 +26,8 @@ FIGURES: dict[str, tuple[str, Callable[[pd.DataFrame], go.Figure]]] = {
     "fig-speedup-by-phase": ("Speedup vs FP16 by phase", fig_speedup_by_phase),
     "fig-rtf-vs-beam": ("RTF vs beam width", fig_rtf_vs_beam),
     "fig-wer-vs-rtf": ("WER vs RTF", fig_wer_vs_rtf),
+    "fig-wer-vs-energy": ("WER vs energy", fig_wer_vs_energy),
+    "fig-energy-breakdown": ("Energy by component", fig_energy_breakdown),
     "fig-rtf-by-arch-field": ("RTF by architecture field", fig_rtf_by_arch_field),
     "fig-utilization": ("Utilization", fig_utilization),
     "fig-roofline": ("Roofline per op class", fig_roofline),
