@@ -9,7 +9,8 @@ from accelsim.cost.energy import COMPONENTS
 from accelsim.trace import PHASES
 
 COMPONENT_LABELS = {"mac": "MAC (matrix arrays)", "sfu": "SFU / vector", "sram": "scratchpad (SRAM)",
-                    "dram": "DRAM (+ DMA descriptors)", "ring": "ring (cross-core)", "static": "static (leakage + clock)"}
+                    "dram": "DRAM (+ DMA descriptors)", "ring": "ring (cross-core)",
+                    "static": "static (leakage + clock)"}
 
 
 def print_energy(s: dict, console: Console) -> None:
@@ -52,7 +53,8 @@ def energy_comparison(a: dict, b: dict) -> dict:
         return {}
     def ratio(x: float, y: float) -> float | None:
         return x / y if y > 0 else None
-    out = {"energy_a_J": a["energy_J"], "energy_b_J": b["energy_J"], "energy_ratio": ratio(a["energy_J"], b["energy_J"])}
+    out = {"energy_a_J": a["energy_J"], "energy_b_J": b["energy_J"],
+           "energy_ratio": ratio(a["energy_J"], b["energy_J"])}
     for c in COMPONENTS:
         out[f"energy_ratio_{c}"] = ratio(a[f"energy_{c}_J"], b[f"energy_{c}_J"])
     return out

@@ -75,7 +75,8 @@ def energy_table(arch: ArchSpec, ert_pJ: Mapping[str, float] | None = None) -> E
         raise SpecError(f"{where}: the architecture has no energy: section (see arch/base_ibm7nm.yaml)")
     table = {**actions_from_spec(spec), **(ert_pJ or {})}
     need = [f"mac.{p}" for p in arch.core.matrix.macs_per_pe_cycle]
-    need += [a for a in action_names() if a.startswith("sfu.") and a.split(".")[1] in arch.core.vector.elems_per_lane_cycle]
+    vector_precisions = arch.core.vector.elems_per_lane_cycle
+    need += [a for a in action_names() if a.startswith("sfu.") and a.split(".")[1] in vector_precisions]
     need += [a for a in action_names() if not a.startswith(("mac.", "sfu."))]
     missing = [a for a in need if a not in table]
     missing += [f for f in ("static_W_per_core", "static_W_uncore") if getattr(spec, f) is None]
