@@ -35,8 +35,15 @@ SWEEP = (("rnnt_beam1", 1, "dr"), ("rnnt_beam4", 4, "dr"), ("rnnt_beam16", 16, "
          ("rnnt_nolm_beam16", 16, "none"))
 
 
+_RUNS: dict[tuple[str, str], dict] = {}
+
+
 def run(mode: str, workload) -> dict:
-    return simulate(load_arch(ROOT / "arch" / f"{mode}.yaml"), workload).summary()
+    """Summary of ``workload`` on ``arch/<mode>.yaml`` (each pair simulated once per process)."""
+    key = (mode, str(workload.path))
+    if key not in _RUNS:
+        _RUNS[key] = simulate(load_arch(ROOT / "arch" / f"{mode}.yaml"), workload).summary()
+    return _RUNS[key]
 
 
 def headline(rows: dict[str, dict]) -> str:
