@@ -7,7 +7,8 @@ bandwidth, one efficiency per GEMM family, the W4A16 dequantization rate, the LS
 ``graph_us``; the two eager launch overheads on ``median_us``), writes them into the arch YAML with a
 ``[fitted on FILE, COLUMN, DATE]`` tag, then refits once per held-out (K, N) shape and writes the held-out
 predictions to docs/validation_h100_cv.csv (what docs/validation.md's cross-validation table is made from).
-Deterministic: same inputs, same file.
+The fit starts from the values the YAML holds (so a rerun on unchanged data only polishes them).
+Deterministic: same inputs (data and YAML), same files.
 """
 
 from __future__ import annotations

@@ -82,13 +82,13 @@ def read_measured(path: str | Path, measured: str) -> pd.DataFrame:
         values = pd.to_numeric(df[col], errors="coerce")
         bad = np.flatnonzero(~(np.isfinite(values) & (values >= 1) & (values == np.round(values))))
         if len(bad):
-            raise MeasuredTableError(f"{p}: row {bad[0] + 2}: {col} = {df[col].iloc[bad[0]]!r}: expected an "
+            raise MeasuredTableError(f"{p}: row {bad[0] + 2}: {col} = {df[col].iloc[bad[0]]}: expected an "
                                      "integer >= 1")
         df[col] = values.astype(np.int64)
     values = pd.to_numeric(df[measured], errors="coerce")
     bad = np.flatnonzero(~(np.isfinite(values) & (values > 0)))
     if len(bad):
-        raise MeasuredTableError(f"{p}: row {bad[0] + 2}: {measured} = {df[measured].iloc[bad[0]]!r}: expected a "
+        raise MeasuredTableError(f"{p}: row {bad[0] + 2}: {measured} = {df[measured].iloc[bad[0]]}: expected a "
                                  "finite latency > 0 (us)")
     df[measured] = values.astype(np.float64)
     df["op"] = df["op"].astype(str)
