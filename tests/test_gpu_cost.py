@@ -90,7 +90,8 @@ def test_eager_launches_cost_more_than_graph_replay():
         e = op_cost(kind, func, pclass, 16, 1024, 1024, "", True, eager)
         assert e.compute_s == g.compute_s and e.dispatch_s > g.dispatch_s
     lstm = op_cost("lstm_pointwise", "lstm", "nonlinear", 1, 0, 640, "", True, H100)
-    assert lstm.dispatch_s == pytest.approx(H100.gpu.kernels_per_op["lstm_pointwise"] * H100.gpu.launch.graph_pointwise_s)
+    kernels = H100.gpu.kernels_per_op["lstm_pointwise"]
+    assert lstm.dispatch_s == pytest.approx(kernels * H100.gpu.launch.graph_pointwise_s)
 
 
 def test_gpu_kernels_serialise_a_lone_op_takes_its_pure_cost():

@@ -17,8 +17,6 @@ estimate of the error on shapes the fit never saw.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
@@ -29,14 +27,6 @@ from accelsim.validate.predict import predict_seconds
 
 LSTM_KERNELS_CANDIDATES = tuple(range(1, 13))
 RESTARTS = 4  # Nelder-Mead runs, each from the previous best, while they still improve
-
-
-@dataclass(frozen=True)
-class Fit:
-    """Fitted values by dotted path under ``gpu`` (``launch.graph_matmul_s``...), and the in-sample MAPE."""
-
-    values: dict[str, float]
-    mape: float
 
 
 def get_path(gpu: Gpu, path: str) -> float:

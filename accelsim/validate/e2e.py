@@ -112,7 +112,8 @@ def beam_step_trace(beam: int, lm_hidden: int, steps: int = 10, lm_layers: int |
 def write_case(tb: TraceBuilder, out: str | Path, name: str, frames: int, description: str, beam: int = 1) -> Workload:
     """Write ``tb`` as a workload directory (``frames`` encoder frames of audio at 50 Hz) and load it back."""
     write_workload(out, ops=tb.to_frame(), weights=tb.weights, name=name, synthetic=True, description=description,
-                   provenance={"command": "python3 scripts/validation_results.py", "generator": "accelsim.validate.e2e"},
+                   provenance={"command": "python3 scripts/validation_results.py",
+                               "generator": "accelsim.validate.e2e"},
                    model={}, search={"algorithm": "alsd", "beam": beam, "fusion": "dr", "fusion_weights": {}},
                    audio={"seconds": frames / FRAME_RATE_HZ, "utterances": 1, "frame_rate_hz": FRAME_RATE_HZ})
     return load_workload(out)

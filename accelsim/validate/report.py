@@ -45,6 +45,7 @@ def group_errors(arch: ArchSpec, df: pd.DataFrame, mode: str, measured: str) -> 
 def worst_rows(df: pd.DataFrame, measured: str, per_group: int = 1, pred: str = "pred_us") -> pd.DataFrame:
     """The ``per_group`` rows with the largest APE in each (op, dtype) group."""
     frame = df.assign(ape_pct=(ape(df[pred], df[measured]) * 100).round(1))
-    frame = frame.sort_values(["op", "dtype", "ape_pct", "M", "K", "N"], ascending=[True, True, False, True, True, True])
+    frame = frame.sort_values(["op", "dtype", "ape_pct", "M", "K", "N"],
+                              ascending=[True, True, False, True, True, True])
     return frame.groupby(["op", "dtype"], sort=True).head(per_group)[
         ["op", "dtype", "M", "K", "N", measured, pred, "ape_pct"]]
