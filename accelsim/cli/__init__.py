@@ -7,7 +7,7 @@ import sys
 
 from accelsim import cli_dispatch
 
-SUBCOMMAND_MODULES = ("run", "compare", "generate", "sweep", "report")
+SUBCOMMAND_MODULES = ("run", "compare", "generate", "sweep", "report", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

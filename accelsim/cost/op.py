@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from accelsim.cost.gpu import gpu_op_cost
 from accelsim.cost.matmul import matmul_cycles
 from accelsim.cost.transfer import stream_tiles, streamed_seconds, tensor_bytes
 from accelsim.cost.vector import elem_ops, gather_cycles, vector_cycles
@@ -67,6 +68,8 @@ def _check(supported: dict, prec: str, arch: ArchSpec, unit_field: str, what: st
 def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pclass: str, resident: bool,
             arch: ArchSpec) -> OpCost:
     """Pure cost of one op on one core of ``arch`` (weights resident in the scratchpad or streamed)."""
+    if arch.gpu is not None:  # a GPU: the op's kernels spread over all SMs (accelsim.cost.gpu)
+        return gpu_op_cost(kind, func, pclass, m, k, n, weight_pclass, resident, arch)
     core = arch.core
     clock = arch.clock
     dispatch_s = arch.overheads.dispatch_cycles / clock

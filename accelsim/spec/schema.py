@@ -20,8 +20,11 @@ PRECISION_BYTES: dict[str, float] = {
     "int8": 1.0,
     "int4": 0.5,
     "int2": 0.25,
+    "tf32": 4.0,  # stored as fp32, multiplied with a 10-bit mantissa (GPU tensor cores)
+    "bf16": 2.0,
+    "fp8": 1.0,  # OCP FP8 (E4M3 / E5M2)
 }
-PrecisionName = Literal["fp32", "fp16", "hfp8", "int8", "int4", "int2"]
+PrecisionName = Literal["fp32", "fp16", "hfp8", "int8", "int4", "int2", "tf32", "bf16", "fp8"]
 
 #: Vector/SFU functions with a pipeline latency (the trace's ``func`` values map onto these).
 VECTOR_FUNCS = ("sigmoid", "tanh", "exp", "log", "relu", "add", "mul", "max", "copy", "scale")
@@ -191,6 +194,76 @@ class Energy(_Strict):
         return self
 
 
+#: GPU matmul kernel families: one per execution precision, plus mixed-input ``w4a16`` (int4 weights
+#: dequantized to fp16 in the kernel, fp16 activations).
+GpuKernelName = Literal["fp32", "tf32", "fp16", "bf16", "fp8", "int8", "w4a16"]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+#: The trace's op kinds (accelsim.trace.format.OP_KINDS), for per-kind GPU fields.
+GpuOpKind = Literal["matmul", "lstm_pointwise", "nonlinear", "elementwise", "softmax", "topk", "gather", "embedding"]
+
+
+class GpuMatmulKernel(_Strict):
+    """How one family of GPU GEMM kernels runs: output tiles, one per thread block (CTA) on one SM."""
+
+    tiles: list[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=2, max_length=2)]] = Field(
+        min_length=1, description="candidate output tiles [rows, cols]; the library picks the fastest (heuristic)")
+    efficiency: Fraction = Field(description="share of the SM's matrix-unit peak the kernel's main loop reaches")
+    dequant_elems_per_sm_cycle: PosRate | None = Field(
+        default=None, description="mixed-input kernels: weight elements one SM dequantizes per cycle")
+    sm_load_bytes_per_cycle: PosRate | None = Field(
+        default=None, description="this family's operand load rate per SM, when it differs from gpu's")
+    gemv_cols: int | None = Field(
+        default=None, ge=1, description="one-row products (m = 1) may also run a GEMV kernel: tiles of 1 x gemv_cols")
+
+
+class GpuLastLevelCache(_Strict):
+    """The L2: shared by all SMs; a weight it holds is not re-read from HBM."""
+
+    size: Bytes
+    bandwidth: Bandwidth = Field(description="aggregate L2 -> SM read bandwidth, bytes/s")
+
+
+class GpuLaunch(_Strict):
+    """Per-kernel overhead: ``graph`` = CUDA-graph replay, ``eager`` = one host launch per kernel."""
+
+    mode: Literal["graph", "eager"]
+    graph_matmul_s: Seconds = Field(description="GEMM kernel node in a replayed graph: launch, prologue, epilogue, s")
+    graph_pointwise_s: Seconds = Field(description="pointwise kernel node in a replayed graph, s")
+    eager_matmul_s: Seconds = Field(description="host launch + dispatch of an eager GEMM (library call), s")
+    eager_pointwise_s: Seconds = Field(description="host launch + dispatch of an eager pointwise kernel, s")
+
+
+class Gpu(_Strict):
+    """A GPU as one logical device (``cores: 1``): every kernel spreads over all ``sms`` SMs and occupies the
+    whole device. ``core.matrix`` describes ONE SM's matrix units (tensor cores; fp32 on the CUDA cores),
+    ``core.scratchpad`` the L2 share that keeps weights between kernels, ``offchip`` the HBM."""
+
+    sms: int = Field(ge=1, description="streaming multiprocessors")
+    sm_load_bytes_per_cycle: PosRate = Field(description="operand bytes one SM loads per cycle (L2 -> shared mem)")
+    llc: GpuLastLevelCache
+    launch: GpuLaunch
+    matmul: dict[GpuKernelName, GpuMatmulKernel] = Field(min_length=1, description="GEMM kernel families")
+    kernels_per_op: dict[GpuOpKind, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="kernels a trace op of this kind launches (default 1)")
+
+    def problems(self, arch: ArchSpec) -> list[str]:
+        """Cross-field checks against the rest of the architecture (collected, not raised)."""
+        out = []
+        if arch.cores != 1:
+            out.append(f"gpu: cores = {arch.cores}: a GPU is one logical device (cores: 1, gpu.sms = {self.sms})")
+        mm = arch.core.matrix.macs_per_pe_cycle
+        for name, kernel in self.matmul.items():
+            prec = "fp16" if name == "w4a16" else name
+            if prec not in mm:
+                out.append(f"gpu.matmul.{name} computes in {prec}, which core.matrix.macs_per_pe_cycle lacks")
+            if name == "w4a16" and kernel.dequant_elems_per_sm_cycle is None:
+                out.append("gpu.matmul.w4a16 needs dequant_elems_per_sm_cycle (mixed input)")
+        if arch.core.scratchpad.size != self.llc.size:
+            out.append(f"gpu: core.scratchpad.size = {arch.core.scratchpad.size:.0f} B must equal gpu.llc.size = "
+                       f"{self.llc.size:.0f} B (on a GPU the scratchpad that keeps weights is the L2)")
+        return out
+
+
 class ArchSpec(_Strict):
     """A whole accelerator: identical cores, interconnect, DRAM, overheads and the precision policy."""
 
@@ -206,6 +279,7 @@ class ArchSpec(_Strict):
     precision: PrecisionPolicy
     scheduler: Scheduler = Scheduler()
     energy: Energy | None = None  # per-action energies and static power (None: the run reports no energy)
+    gpu: Gpu | None = Field(default=None, description="present: the chip is a GPU (accelsim.cost.gpu times its ops)")
 
     @model_validator(mode="after")
     def _precisions_supported(self) -> ArchSpec:
@@ -225,6 +299,8 @@ class ArchSpec(_Strict):
                 problems.append(
                     f"precision.{cls} = {prec} but core.vector.elems_per_lane_cycle supports only {sorted(vec)}"
                 )
+        if self.gpu is not None:
+            problems += self.gpu.problems(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
