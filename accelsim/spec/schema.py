@@ -150,6 +150,9 @@ class Scheduler(_Strict):
     weight_reuse: bool = Field(
         default=True, description="keep streamed weights in free scratchpad space for the next use (LRU)"
     )
+    engine: Literal["fast", "reference"] = Field(
+        default="fast", description="which engine plays the plan: fast (compiled) or reference (simpy); same results"
+    )
 
 
 class ArchSpec(_Strict):
