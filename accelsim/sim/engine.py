@@ -174,7 +174,7 @@ class Engine:
             raise RuntimeError(f"simulation stalled: {self.completed} of {self.n} ops finished (dependency cycle?)")
 
     def played(self) -> Played:
-        return Played(start_s=np.array(self.start), end_s=np.array(self.end),
+        return Played(start_s=np.array(self.start, dtype=np.float64), end_s=np.array(self.end, dtype=np.float64),
                       blocker=np.array(self.blocker, dtype=np.int64), hit=np.array(self.hit, dtype=bool))
 
     def _enqueue(self, i: int) -> None:
