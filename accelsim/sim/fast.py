@@ -459,3 +459,29 @@ def play_fast(plan: Plan) -> Played:
     if completed != plan.n:
         raise RuntimeError(f"simulation stalled: {completed} of {plan.n} ops finished (dependency cycle?)")
     return Played(start_s=start, end_s=end, blocker=blocker, hit=hit)
+
+
+@njit(cache=True)
+def _chain(blocker, last):
+    n = 0
+    i = last
+    while i >= 0 and n <= len(blocker):
+        n += 1
+        i = blocker[i]
+    out = np.empty(n, np.int64)
+    i = last
+    for k in range(n):
+        out[k] = i
+        i = blocker[i]
+    return out
+
+
+def blocker_chain(blocker: np.ndarray, last: int) -> np.ndarray:
+    """Piece ids ``last, blocker[last], blocker[blocker[last]], ...`` up to the first -1 (compiled walk)."""
+    blocker = np.ascontiguousarray(blocker, dtype=np.int64)
+    if len(blocker) and (blocker.max() >= len(blocker) or blocker.min() < -1):
+        raise ValueError("blocker ids out of range")
+    out = _chain(blocker, int(last))
+    if len(out) > len(blocker):
+        raise ValueError("blocker links form a cycle")
+    return out

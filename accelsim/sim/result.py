@@ -53,13 +53,9 @@ class RunResult:
     @cached_property
     def critical_path(self) -> np.ndarray:
         """Op ids on the critical path, last op first."""
-        path = []
-        i = int(np.argmax(self.end_s))
-        blocker = self.blocker
-        while i >= 0:
-            path.append(i)
-            i = int(blocker[i])
-        return np.array(path, dtype=np.int64)
+        from accelsim.sim.fast import blocker_chain
+
+        return blocker_chain(self.blocker, int(np.argmax(self.end_s)))
 
     def _attribute(self, codes: np.ndarray, names: list[str]) -> dict[str, float]:
         """Critical-path time per label (``names[codes[op]]``), s; the values sum to ``sim_s``."""
@@ -95,12 +91,16 @@ class RunResult:
         cycles = self.sim_s * arch.clock * arch.cores
         mat = arch.core.matrix
         vec = arch.core.vector
-        prec = self.costs["precision"]
+        if "precision_code" in self.costs:  # integer codes, labels sorted (as np.unique would give)
+            code, names = self.costs["precision_code"], list(self.costs["precision_names"])
+        else:
+            uniq, code = np.unique(self.costs["precision"], return_inverse=True)
+            names = list(uniq)
         macs = self.costs["macs"].astype(np.float64)
         ideal_mat = 0.0
         ideal_vec = 0.0
-        for p in np.unique(prec):
-            sel = prec == p
+        for k, p in enumerate(names):
+            sel = code == k
             if p in mat.macs_per_pe_cycle:
                 ideal_mat += macs[sel].sum() / (mat.pes * mat.macs_per_pe_cycle[p])
             if p in vec.elems_per_lane_cycle:
