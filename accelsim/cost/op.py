@@ -193,7 +193,7 @@ def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str]
         out[field] = np.array([getattr(c, field) for c in table], dtype=np.int64)[codes]
     out["unit"] = np.array([UNITS.index(c.unit) for c in table], dtype=np.int64)[codes]
     precisions = sorted({c.precision for c in table})
-    out["precision_code"] = np.array([precisions.index(c.precision) for c in table], dtype=np.int64)[codes]
+    out["precision_code"] = np.array([precisions.index(c.precision) for c in table], dtype=np.int8)[codes]
     out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
     out["precision"] = out["precision_names"][out["precision_code"]]
     out["distinct_keys"] = np.array([len(table)])
