@@ -251,6 +251,8 @@ def load_workload(directory: str | Path) -> Workload:
             data[name] = pd.Categorical.from_codes(codes, categories=pd.Index(col.dictionary.to_pylist()))
         else:
             data[name] = col.to_numpy().astype(dtype, copy=False)
-    ops = pd.DataFrame(data)
+    ops = pd.DataFrame(data, copy=False)  # no second copy of the columns (Arrow buffers or fresh arrays)
+    del table, data
+    pa.default_memory_pool().release_unused()  # decoded pages the columns no longer need go back to the OS
     _check_ops(str(ops_path), ops, meta)
     return Workload(path=directory, meta=meta, ops=ops)
