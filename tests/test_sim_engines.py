@@ -160,3 +160,16 @@ def test_both_engines_refuse_a_dependency_cycle(engine):
 def test_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="fast, reference"):
         play(_chain(2, cyclic=False), "turbo")
+
+
+def test_critical_path_walk_is_the_same_compiled_or_not(monkeypatch):
+    import sys
+
+    wl = load_workload(REPO / "workloads" / "small_beam1")
+    r = simulate(arch("int4"), wl)
+    compiled = r.critical_path
+    import accelsim.sim.fast  # noqa: F401  (loaded by the fast engine above)
+
+    monkeypatch.delitem(sys.modules, "accelsim.sim.fast")
+    plain = type(r).critical_path.func(r)
+    assert np.array_equal(compiled, plain) and compiled[-1] >= 0 and r.blocker[compiled[-1]] == -1

@@ -10,6 +10,7 @@ ran in parallel off the critical path is not counted there; see ``busy_<u>_s`` a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,9 +54,16 @@ class RunResult:
     @cached_property
     def critical_path(self) -> np.ndarray:
         """Op ids on the critical path, last op first."""
-        from accelsim.sim.fast import blocker_chain
-
-        return blocker_chain(self.blocker, int(np.argmax(self.end_s)))
+        last = int(np.argmax(self.end_s))
+        if "accelsim.sim.fast" in sys.modules:  # compiled walk, when the fast engine has loaded it anyway
+            return sys.modules["accelsim.sim.fast"].blocker_chain(self.blocker, last)
+        path = []
+        i = last
+        blocker = self.blocker
+        while i >= 0:
+            path.append(i)
+            i = int(blocker[i])
+        return np.array(path, dtype=np.int64)
 
     def _attribute(self, codes: np.ndarray, names: list[str]) -> dict[str, float]:
         """Critical-path time per label (``names[codes[op]]``), s; the values sum to ``sim_s``."""
