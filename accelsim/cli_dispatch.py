@@ -11,17 +11,29 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from accelsim.errors import AccelsimError
 
 
-def build_parser(prog: str, description: str, package: str, modules: Sequence[str]) -> argparse.ArgumentParser:
-    """A parser whose subcommands are registered by ``package.<name>`` for each name in ``modules``."""
+def build_parser(prog: str, description: str, package: str, modules: Sequence[str] | Mapping[str, str],
+                 argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """A parser whose subcommands are registered by ``package.<name>`` for each name in ``modules``.
+
+    With ``modules`` a mapping name -> one-line help and ``argv`` given, only the module of the subcommand that
+    ``argv`` names is imported (the others appear in ``--help`` by their one-line help), so that ``--help`` and
+    each command pay only for their own imports.
+    """
     parser = argparse.ArgumentParser(prog=prog, description=description)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    chosen = None
+    if isinstance(modules, Mapping) and argv is not None:
+        chosen = next((a for a in argv if not a.startswith("-")), None)
     for name in modules:
-        importlib.import_module(f"{package}.{name}").register(sub)
+        if isinstance(modules, Mapping) and argv is not None and name != chosen:
+            sub.add_parser(name, help=modules[name])
+        else:
+            importlib.import_module(f"{package}.{name}").register(sub)
     return parser
 
 

@@ -133,12 +133,46 @@ def category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     return column.cat.codes.to_numpy().astype(np.int64), [str(c) for c in column.cat.categories]
 
 
+def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Dense code (0..k-1) of each row's tuple of int columns, and a representative row per code.
+
+    The columns are packed into one int64 key by mixed radix (each column offset by its minimum); when the
+    radix product would overflow, the partial key is first re-coded densely (hash factorization). O(n), no
+    per-row Python work.
+    """
+    n = len(cols[0]) if cols else 0
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int64)
+    card = 1
+    for col in cols:
+        col = np.asarray(col, dtype=np.int64)
+        lo = int(col.min())
+        span = int(col.max()) - lo + 1
+        if span > 1 << 31:  # sparse values: code them densely first
+            col_codes, col_uniques = pd.factorize(col)
+            col, lo, span = col_codes.astype(np.int64, copy=False), 0, len(col_uniques)
+        if card * span >= 1 << 62:
+            key, key_uniques = pd.factorize(key)
+            key = key.astype(np.int64, copy=False)
+            card = len(key_uniques)
+        key = key * span + (col - lo if lo else col)
+        card *= span
+    codes, uniq = pd.factorize(key)
+    codes = codes.astype(np.int64, copy=False)
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)  # the first row holding each code
+    return codes, first
+
+
 def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str],
                 resident: np.ndarray) -> dict[str, np.ndarray]:
     """Per-op cost columns for a whole ops table, evaluating :func:`op_cost` once per distinct key.
 
     ``weight_pclass`` maps weight name -> its precision class; ``resident[i]`` says whether op i's weight is
-    pinned on chip (ignored for ops without weights).
+    pinned on chip (ignored for ops without weights). Besides the per-op :class:`OpCost` fields, ``precision``
+    comes as integer codes too (``precision_code`` into the sorted labels ``precision_names``), and
+    ``distinct_keys`` holds the number of distinct cost keys.
     """
     cols = []
     labels = {}
@@ -151,13 +185,8 @@ def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str]
     no_weight = np.array([w == "" for w in wnames], dtype=bool)[wcodes]
     cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64),
              wclass_of[wcodes], (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
-    codes = np.zeros(len(ops), dtype=np.int64)
-    for col in cols:  # combine column by column into one dense key (hash factorization, O(n))
-        col_codes, col_uniques = pd.factorize(col)
-        codes, _ = pd.factorize(codes * len(col_uniques) + col_codes)
-    first = np.zeros(int(codes.max(initial=-1)) + 1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # a representative row per distinct key
-    uniques = np.stack(cols, axis=1)[first]
+    codes, first = dense_key(cols)
+    uniques = np.stack([col[first] for col in cols], axis=1)
     table = [op_cost(labels["kind"][r[0]], labels["func"][r[1]], labels["pclass"][r[2]], int(r[3]), int(r[4]),
                      int(r[5]), wclasses[r[6]], bool(r[7]), arch) for r in uniques.tolist()]
     out: dict[str, np.ndarray] = {}
@@ -166,7 +195,10 @@ def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str]
     for field in ("tiles", "macs", "elem_ops"):
         out[field] = np.array([getattr(c, field) for c in table], dtype=np.int64)[codes]
     out["unit"] = np.array([UNITS.index(c.unit) for c in table], dtype=np.int64)[codes]
-    out["precision"] = np.array([c.precision for c in table], dtype=object)[codes]
+    precisions = sorted({c.precision for c in table})
+    out["precision_code"] = np.array([precisions.index(c.precision) for c in table], dtype=np.int8)[codes]
+    out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
+    out["precision"] = out["precision_names"][out["precision_code"]]
     out["distinct_keys"] = np.array([len(table)])
     return out
 

@@ -174,7 +174,7 @@ class Engine:
             raise RuntimeError(f"simulation stalled: {self.completed} of {self.n} ops finished (dependency cycle?)")
 
     def played(self) -> Played:
-        return Played(start_s=np.array(self.start), end_s=np.array(self.end),
+        return Played(start_s=np.array(self.start, dtype=np.float64), end_s=np.array(self.end, dtype=np.float64),
                       blocker=np.array(self.blocker, dtype=np.int64), hit=np.array(self.hit, dtype=bool))
 
     def _enqueue(self, i: int) -> None:
@@ -206,7 +206,7 @@ class Engine:
                 return
             size = self.wbytes[w]
             if size <= self.cache_cap[core]:  # keep this copy; evict least recently used weights to fit
-                while self.cache_used[core] + size > self.cache_cap[core]:
+                while cache and self.cache_used[core] + size > self.cache_cap[core]:
                     self.cache_used[core] -= cache.popitem(last=False)[1]
                 cache[w] = size
                 self.cache_used[core] += size
@@ -271,8 +271,23 @@ class Engine:
             self.free[u] += 1
 
 
-def play(plan: Plan) -> Played:
-    """Play ``plan`` out in time on the simpy engine; deterministic."""
+def play_reference(plan: Plan) -> Played:
+    """Play ``plan`` out in time on the simpy reference engine; deterministic."""
     engine = Engine(plan)
     engine.run()
     return engine.played()
+
+
+ENGINES = ("fast", "reference")
+
+
+def play(plan: Plan, engine: str = "fast") -> Played:
+    """Play ``plan`` out in time on ``engine``: ``"fast"`` (compiled, :mod:`accelsim.sim.fast`) or
+    ``"reference"`` (simpy); both give identical results, bit for bit."""
+    if engine == "fast":
+        from accelsim.sim.fast import play_fast
+
+        return play_fast(plan)
+    if engine == "reference":
+        return play_reference(plan)
+    raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")

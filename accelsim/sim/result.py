@@ -10,6 +10,7 @@ ran in parallel off the critical path is not counted there; see ``busy_<u>_s`` a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,8 +54,11 @@ class RunResult:
     @cached_property
     def critical_path(self) -> np.ndarray:
         """Op ids on the critical path, last op first."""
+        last = int(np.argmax(self.end_s))
+        if "accelsim.sim.fast" in sys.modules:  # compiled walk, when the fast engine has loaded it anyway
+            return sys.modules["accelsim.sim.fast"].blocker_chain(self.blocker, last)
         path = []
-        i = int(np.argmax(self.end_s))
+        i = last
         blocker = self.blocker
         while i >= 0:
             path.append(i)
@@ -95,12 +99,16 @@ class RunResult:
         cycles = self.sim_s * arch.clock * arch.cores
         mat = arch.core.matrix
         vec = arch.core.vector
-        prec = self.costs["precision"]
+        if "precision_code" in self.costs:  # integer codes, labels sorted (as np.unique would give)
+            code, names = self.costs["precision_code"], list(self.costs["precision_names"])
+        else:
+            uniq, code = np.unique(self.costs["precision"], return_inverse=True)
+            names = list(uniq)
         macs = self.costs["macs"].astype(np.float64)
         ideal_mat = 0.0
         ideal_vec = 0.0
-        for p in np.unique(prec):
-            sel = prec == p
+        for k, p in enumerate(names):
+            sel = code == k
             if p in mat.macs_per_pe_cycle:
                 ideal_mat += macs[sel].sum() / (mat.pes * mat.macs_per_pe_cycle[p])
             if p in vec.elems_per_lane_cycle:

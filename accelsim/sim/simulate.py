@@ -76,7 +76,7 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
         bandwidth_Bps=float(arch.offchip.bandwidth), utt_rank=utt_rank)
     wall_map = time.perf_counter()
-    played = play(plan)
+    played = play(plan, arch.scheduler.engine)
     wall_engine = time.perf_counter()
     hit = played.hit
     costs = dict(costs)

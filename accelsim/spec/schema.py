@@ -153,6 +153,9 @@ class Scheduler(_Strict):
     weight_reuse: bool = Field(
         default=True, description="keep streamed weights in free scratchpad space for the next use (LRU)"
     )
+    engine: Literal["fast", "reference"] = Field(
+        default="fast", description="which engine plays the plan: fast (compiled) or reference (simpy); same results"
+    )
 
 
 #: Function classes of SFU/vector element operations for energy (each VECTOR_FUNCS entry belongs to one).

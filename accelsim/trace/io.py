@@ -56,8 +56,32 @@ class Workload:
         return deps_csr(self.ops["deps"])
 
 
+DEPS_ARROW_TYPE = pa.list_(pa.int64())
+
+
+def deps_series(column: pa.ChunkedArray | pa.Array) -> pd.Series:
+    """A ``deps`` column backed by Arrow (offsets + values, no per-op Python lists); reads as lists of ints."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if column.type != DEPS_ARROW_TYPE:
+        column = column.cast(DEPS_ARROW_TYPE)
+    return pd.Series(pd.arrays.ArrowExtensionArray(column), dtype=pd.ArrowDtype(DEPS_ARROW_TYPE))
+
+
 def deps_csr(deps: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """CSR pointer and parent ids (int64) of a ``deps`` column of int arrays."""
+    """CSR pointer and parent ids (int64) of a ``deps`` column (Arrow-backed: zero-copy; else lists of ints)."""
+    if isinstance(deps.dtype, pd.ArrowDtype):
+        chunked = deps.array.__arrow_array__()
+        arr = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        if arr.type != DEPS_ARROW_TYPE:
+            arr = arr.cast(DEPS_ARROW_TYPE)
+        if arr.null_count or arr.values.null_count:
+            raise ValueError("deps holds nulls; expected a list of op ids (maybe empty) per op")
+        offsets = arr.offsets.to_numpy()
+        lo, hi = int(offsets[0]), int(offsets[-1])
+        ptr = offsets - lo if lo else offsets
+        src = arr.values.to_numpy()[lo:hi]
+        return ptr.astype(np.int64, copy=False), src.astype(np.int64, copy=False)
     n = len(deps)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, deps), dtype=np.int64, count=n), out=ptr[1:])
@@ -78,7 +102,8 @@ def _ops_to_arrow(ops: pd.DataFrame) -> pa.Table:
     for name, dtype in OP_COLUMNS.items():
         col = ops[name]
         if dtype == "list<int64>":
-            arrays.append(pa.array([list(map(int, d)) for d in col], type=pa.list_(pa.int64())))
+            ptr, src = deps_csr(col)
+            arrays.append(pa.ListArray.from_arrays(pa.array(ptr), pa.array(src)))
         elif dtype == "category":
             arrays.append(pa.array(col.astype(str).to_numpy(), type=pa.string()).dictionary_encode())
         else:
@@ -133,27 +158,36 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
             problems.append(f"column {col} must be > 0 (first bad op id {int(np.argmax(ops[col].to_numpy() <= 0))})")
     if n and ops["k"].to_numpy().min() < 0:
         problems.append("column k must be >= 0")
-    is_mm = (ops["kind"].astype(str) == "matmul").to_numpy()
+    is_mm = (ops["kind"] == "matmul").to_numpy()
     if is_mm.any() and ops["k"].to_numpy()[is_mm].min() <= 0:
         problems.append("matmul ops need k > 0")
     used = set(map(str, ops["weight"].cat.categories)) - {""}
     unknown = sorted(used - set(meta.weights))
     if unknown:
         problems.append(f"ops read weights not declared in workload.yaml weights: {unknown[:5]}")
-    if is_mm.any():
-        mm = ops.loc[is_mm, ["id", "k", "n", "weight"]]
-        for w, grp in mm.groupby(mm["weight"].astype(str), observed=True):
-            if w and w in meta.weights:
-                elements = meta.weights[w].elements
-                bad = grp[grp["k"].to_numpy() * grp["n"].to_numpy() != elements]
-                if len(bad):
-                    problems.append(
-                        f"matmul op {int(bad['id'].iloc[0])} reads {w!r} as {int(bad['k'].iloc[0])}x"
-                        f"{int(bad['n'].iloc[0])} but the weight has {elements} elements"
-                    )
-    lens = np.fromiter(map(len, ops["deps"]), dtype=np.int64, count=n)
-    if lens.sum():
-        flat = np.fromiter(itertools.chain.from_iterable(ops["deps"]), dtype=np.int64, count=int(lens.sum()))
+    if is_mm.any():  # by weight code: no per-op Python work
+        wcodes = ops["weight"].cat.codes.to_numpy()
+        wnames = [str(c) for c in ops["weight"].cat.categories]
+        elements = np.array([meta.weights[w].elements if w and w in meta.weights else -1 for w in wnames] + [-1],
+                            dtype=np.int64)
+        k_col, n_col = ops["k"].to_numpy(), ops["n"].to_numpy()
+        want = elements[wcodes]  # code -1 (missing) reads the trailing -1
+        bad_rows = np.flatnonzero(is_mm & (want >= 0) & (k_col * n_col != want))
+        if len(bad_rows):
+            firsts = {}
+            for r in bad_rows[np.unique(wcodes[bad_rows], return_index=True)[1]].tolist():
+                firsts[wnames[wcodes[r]]] = r
+            for w in sorted(firsts):
+                r = firsts[w]
+                problems.append(f"matmul op {int(ops['id'].iat[r])} reads {w!r} as {int(k_col[r])}x{int(n_col[r])} "
+                                f"but the weight has {int(elements[wcodes[r]])} elements")
+    try:
+        ptr, flat = deps_csr(ops["deps"])
+    except ValueError as exc:
+        problems.append(f"column {exc}")
+        ptr, flat = np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lens = np.diff(ptr)
+    if len(flat):
         owner = np.repeat(np.arange(n, dtype=np.int64), lens)
         bad_edge = (flat < 0) | (flat >= owner)
         if bad_edge.any():
@@ -204,7 +238,10 @@ def load_workload(directory: str | Path) -> Workload:
     for name, dtype in OP_COLUMNS.items():
         col = table.column(name)
         if dtype == "list<int64>":
-            data[name] = pd.Series(col.to_pylist(), dtype=object)
+            try:
+                data[name] = deps_series(col)
+            except (pa.ArrowException, TypeError) as exc:
+                raise TraceError(f"{ops_path}: column {name} must be a list of int64 op ids ({exc})") from None
         elif dtype == "category":
             if not pa.types.is_dictionary(col.type):
                 col = col.dictionary_encode()
@@ -214,6 +251,8 @@ def load_workload(directory: str | Path) -> Workload:
             data[name] = pd.Categorical.from_codes(codes, categories=pd.Index(col.dictionary.to_pylist()))
         else:
             data[name] = col.to_numpy().astype(dtype, copy=False)
-    ops = pd.DataFrame(data)
+    ops = pd.DataFrame(data, copy=False)  # no second copy of the columns (Arrow buffers or fresh arrays)
+    del table, data
+    pa.default_memory_pool().release_unused()  # decoded pages the columns no longer need go back to the OS
     _check_ops(str(ops_path), ops, meta)
     return Workload(path=directory, meta=meta, ops=ops)

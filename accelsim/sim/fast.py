@@ -1,0 +1,487 @@
+"""The fast engine: the reference engine's event loop (:mod:`accelsim.sim.engine`) compiled with numba.
+
+It plays a :class:`~accelsim.map.plan.Plan` with the same semantics (the plan's docstring) and returns the
+*same* :class:`~accelsim.map.plan.Played`, bit for bit: every time is computed by the same floating-point
+operations in the same order as the reference, and events are taken in simpy's order -- by time, then by
+the order in which they were scheduled (all engine events have simpy's ``NORMAL`` priority, and simpy
+breaks ties by a counter of scheduled events). Concretely:
+
+- one binary heap of pending events keyed ``(time, schedule counter)``; an event is either "piece ready"
+  (its last dependency's result has arrived) or "piece done". A piece has at most one pending event at a
+  time, so the heap never holds more than ``n`` entries;
+- the processor-sharing DRAM channel keeps its transfers in arrival order and one pending "next completion"
+  (the reference schedules a new wake-up on every change and ignores superseded ones; here a change simply
+  replaces the pending one, which takes the same counter value the reference's new wake-up takes);
+- per unit, waiting pieces in a binary min-heap of piece ids; per core, an LRU list of weight ids.
+
+Why numba: the plan is already a set of flat numpy arrays, and the event loop is scalar code over them;
+numba compiles that loop to machine code at first use (cached on disk, ``cache=True``) with no build step
+and no compiler toolchain at install time, and it is a plain dependency from PyPI.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan, Played
+
+_READY = 0  # event kinds (payload = piece * 2 + kind)
+_DONE = 1
+# slots of the integer state array
+_HSIZE, _EID, _DRAM_ARMED, _DRAM_EID, _NACTIVE, _COMPLETED, _DRAM_BEST = range(7)
+# slots of the float state array
+_DRAM_T, _DRAM_LAST = range(2)
+_DRAM_DONE_BYTES = 1e-3  # transfers within this many bytes of done finish together (as in the reference)
+
+
+@njit(cache=True, inline="always")
+def _push(ht, he, hp, ist, t, payload):
+    """Schedule an event at time ``t``; ties are broken by the schedule counter (simpy's event id)."""
+    eid = ist[_EID]
+    ist[_EID] = eid + 1
+    k = ist[_HSIZE]
+    ist[_HSIZE] = k + 1
+    while k > 0:
+        parent = (k - 1) >> 1
+        pt = ht[parent]
+        if pt < t or (pt == t and he[parent] < eid):
+            break
+        ht[k] = pt
+        he[k] = he[parent]
+        hp[k] = hp[parent]
+        k = parent
+    ht[k] = t
+    he[k] = eid
+    hp[k] = payload
+
+
+@njit(cache=True, inline="always")
+def _pop(ht, he, hp, ist):
+    """Remove the earliest event (the caller has read it at index 0)."""
+    size = ist[_HSIZE] - 1
+    ist[_HSIZE] = size
+    if size == 0:
+        return
+    t = ht[size]
+    eid = he[size]
+    payload = hp[size]
+    k = 0
+    while True:
+        child = 2 * k + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and (ht[right] < ht[child] or (ht[right] == ht[child] and he[right] < he[child])):
+            child = right
+        ct = ht[child]
+        if t < ct or (t == ct and eid < he[child]):
+            break
+        ht[k] = ct
+        he[k] = he[child]
+        hp[k] = hp[child]
+        k = child
+    ht[k] = t
+    he[k] = eid
+    hp[k] = payload
+
+
+@njit(cache=True, inline="always")
+def _wpush(wheap, off, wsize, u, i):
+    """Add piece ``i`` to the waiting min-heap of unit ``u`` (stored at ``wheap[off[u]:]``)."""
+    base = off[u]
+    k = wsize[u]
+    wsize[u] = k + 1
+    while k > 0:
+        parent = (k - 1) >> 1
+        p = wheap[base + parent]
+        if p < i:
+            break
+        wheap[base + k] = p
+        k = parent
+    wheap[base + k] = i
+
+
+@njit(cache=True, inline="always")
+def _wpop(wheap, off, wsize, u):
+    """Remove and return the smallest waiting piece id of unit ``u``."""
+    base = off[u]
+    top = wheap[base]
+    size = wsize[u] - 1
+    wsize[u] = size
+    if size > 0:
+        x = wheap[base + size]
+        k = 0
+        while True:
+            child = 2 * k + 1
+            if child >= size:
+                break
+            if child + 1 < size and wheap[base + child + 1] < wheap[base + child]:
+                child += 1
+            c = wheap[base + child]
+            if x < c:
+                break
+            wheap[base + k] = c
+            k = child
+        wheap[base + k] = x
+    return top
+
+
+@njit(cache=True, inline="always")
+def _dram_advance(now, fst, ist, act_left, bw):
+    """Serve the active transfers up to ``now`` at an equal share each (the reference's ``_Dram._advance``)."""
+    na = ist[_NACTIVE]
+    if na > 0 and now > fst[_DRAM_LAST]:
+        served = (now - fst[_DRAM_LAST]) * bw / na
+        for a in range(na):
+            act_left[a] -= served
+    fst[_DRAM_LAST] = now
+
+
+@njit(cache=True, inline="always")
+def _dram_reschedule(now, fst, ist, act_left, bw):
+    """Pending completion := the transfer with the fewest bytes left (first of equal minima: earliest arrival)."""
+    ist[_DRAM_ARMED] = 0
+    na = ist[_NACTIVE]
+    if na == 0:
+        return
+    best = 0
+    left = act_left[0]
+    for a in range(1, na):
+        if act_left[a] < left:
+            left = act_left[a]
+            best = a
+    x = left if left > 0.0 else 0.0  # Python's max(0.0, left)
+    fst[_DRAM_T] = now + x * na / bw
+    ist[_DRAM_EID] = ist[_EID]
+    ist[_EID] += 1
+    ist[_DRAM_ARMED] = 1
+    ist[_DRAM_BEST] = best  # index of the transfer that completes then
+
+
+@njit(cache=True)
+def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
+           c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
+    """Piece ``i`` takes its unit at ``now`` (the reference's ``Engine._start``)."""
+    start[i] = now
+    nbytes = dram[i]
+    if nbytes <= 0.0:
+        _push(ht, he, hp, ist, now + busy[i], i * 2 + _DONE)
+        return
+    w = wid[i]
+    if w >= 0:
+        core = unit[i] // UNITS_PER_CORE
+        base = core * nw
+        if c_in[base + w]:  # still in this core's scratchpad: move to the most recent end, no DRAM traffic
+            if c_tail[core] != w:
+                p = c_prev[base + w]
+                q = c_next[base + w]
+                if p >= 0:
+                    c_next[base + p] = q
+                else:
+                    c_head[core] = q
+                c_prev[base + q] = p
+                t = c_tail[core]
+                c_next[base + t] = w
+                c_prev[base + w] = t
+                c_next[base + w] = -1
+                c_tail[core] = w
+            hit[i] = True
+            _push(ht, he, hp, ist, now + hit_busy[i], i * 2 + _DONE)
+            return
+        size = wbytes[w]
+        cap = cache_cap[core]
+        if size <= cap:  # keep this copy; evict least recently used weights to fit
+            while c_head[core] >= 0 and cache_used[core] + size > cap:
+                h = c_head[core]
+                cache_used[core] -= wbytes[h]
+                q = c_next[base + h]
+                c_in[base + h] = False
+                c_head[core] = q
+                if q >= 0:
+                    c_prev[base + q] = -1
+                else:
+                    c_tail[core] = -1
+            t = c_tail[core]
+            c_in[base + w] = True
+            c_prev[base + w] = t
+            c_next[base + w] = -1
+            if t >= 0:
+                c_next[base + t] = w
+            else:
+                c_head[core] = w
+            c_tail[core] = w
+            cache_used[core] += size
+    # one DRAM transfer of all bytes, sharing the channel from now on
+    _dram_advance(now, fst, ist, act_left, bw)
+    na = ist[_NACTIVE]
+    act_key[na] = i
+    act_left[na] = nbytes
+    ist[_NACTIVE] = na + 1
+    _dram_reschedule(now, fst, ist, act_left, bw)
+    act_tfirst[na] = now + lead[i] + nbytes / tiles[i] * (na + 1) / bw
+
+
+@njit(cache=True)
+def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+          cache_cap, bw, utt, gate):
+    n = len(busy)
+    n_units = len(capacity)
+    n_edges = len(dep_src)
+    start = np.zeros(n, np.float64)
+    end = np.zeros(n, np.float64)
+    blocker = np.full(n, -1, np.int64)
+    hit = np.zeros(n, np.bool_)
+    ready_at = np.zeros(n, np.float64)
+    # children CSR: for each parent, its (child, delay) edges in child order then edge order
+    kid_ptr = np.zeros(n + 1, np.int64)
+    for e in range(n_edges):
+        kid_ptr[dep_src[e] + 1] += 1
+    for i in range(n):
+        kid_ptr[i + 1] += kid_ptr[i]
+    kids = np.empty(n_edges, np.int64)
+    kid_delay = np.empty(n_edges, np.float64)
+    fill = kid_ptr[:n].copy()
+    ndeps = np.empty(n, np.int64)
+    for c in range(n):
+        ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
+        for e in range(dep_ptr[c], dep_ptr[c + 1]):
+            p = dep_src[e]
+            kids[fill[p]] = c
+            kid_delay[fill[p]] = dep_delay[e]
+            fill[p] += 1
+    # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
+    n_utt = 0
+    if gate:
+        for i in range(n):
+            if utt[i] + 1 > n_utt:
+                n_utt = utt[i] + 1
+    utt_left = np.zeros(n_utt, np.int64)
+    gated_ptr = np.zeros(n_utt + 1, np.int64)
+    if gate:
+        for i in range(n):
+            utt_left[utt[i]] += 1
+            if ndeps[i] == 0 and utt[i] > 0:
+                gated_ptr[utt[i] + 1] += 1
+        for r in range(n_utt):
+            gated_ptr[r + 1] += gated_ptr[r]
+    gated = np.empty(gated_ptr[n_utt], np.int64)
+    if gate:
+        gfill = gated_ptr[:n_utt].copy()
+        for i in range(n):
+            if ndeps[i] == 0 and utt[i] > 0:
+                gated[gfill[utt[i]]] = i
+                gfill[utt[i]] += 1
+                ndeps[i] = 1
+    # units: free slots and waiting min-heaps (segment of wheap per unit)
+    free = capacity.copy()
+    woff = np.zeros(n_units + 1, np.int64)
+    for i in range(n):
+        woff[unit[i] + 1] += 1
+    for u in range(n_units):
+        woff[u + 1] += woff[u]
+    wheap = np.empty(n, np.int64)
+    wsize = np.zeros(n_units, np.int64)
+    # reuse caches: per core an LRU list over weight ids
+    cores = len(cache_cap)
+    nw = len(wbytes)
+    c_in = np.zeros(cores * nw, np.bool_)
+    c_prev = np.full(cores * nw, -1, np.int64)
+    c_next = np.full(cores * nw, -1, np.int64)
+    c_head = np.full(cores, -1, np.int64)
+    c_tail = np.full(cores, -1, np.int64)
+    cache_used = np.zeros(cores, np.float64)
+    # DRAM channel: active transfers in arrival order (at most one per unit slot)
+    slots = 0
+    for u in range(n_units):
+        slots += capacity[u]
+    act_key = np.empty(slots, np.int64)
+    act_left = np.empty(slots, np.float64)
+    act_tfirst = np.empty(slots, np.float64)
+    done_key = np.empty(slots, np.int64)
+    done_tf = np.empty(slots, np.float64)
+    # event heap (pages are touched only as it grows) and scalar state
+    ht = np.empty(n + 1, np.float64)
+    he = np.empty(n + 1, np.int64)
+    hp = np.empty(n + 1, np.int64)
+    ist = np.zeros(7, np.int64)
+    fst = np.zeros(2, np.float64)
+
+    now = 0.0
+    for i in range(n):
+        if ndeps[i] == 0:
+            u = unit[i]
+            if free[u] > 0:
+                free[u] -= 1
+                _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
+                       c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist,
+                       ht, he, hp, bw)
+            else:
+                _wpush(wheap, woff, wsize, u, i)
+
+    while True:
+        armed = ist[_DRAM_ARMED]
+        if ist[_HSIZE] == 0 and armed == 0:
+            break
+        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] < ht[0]
+                                    or (fst[_DRAM_T] == ht[0] and ist[_DRAM_EID] < he[0]))
+        if take_dram:
+            # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
+            now = fst[_DRAM_T]
+            _dram_advance(now, fst, ist, act_left, bw)
+            best = ist[_DRAM_BEST]
+            act_left[best] = 0.0
+            na = ist[_NACTIVE]
+            nd = 0
+            keep = 0
+            for a in range(na):
+                if a == best or (na > 1 and act_left[a] <= _DRAM_DONE_BYTES):
+                    done_key[nd] = act_key[a]
+                    done_tf[nd] = act_tfirst[a]
+                    nd += 1
+                else:
+                    act_key[keep] = act_key[a]
+                    act_left[keep] = act_left[a]
+                    act_tfirst[keep] = act_tfirst[a]
+                    keep += 1
+            ist[_NACTIVE] = keep
+            _dram_reschedule(now, fst, ist, act_left, bw)
+            for d in range(nd):  # in arrival order
+                i = done_key[d]
+                if unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
+                    _push(ht, he, hp, ist, now + lead[i], i * 2 + _DONE)
+                else:
+                    a = done_tf[d] + compute[i]
+                    b = now + lead[i] + compute[i] / tiles[i]
+                    t_end = b if b > a else a
+                    _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
+            continue
+        now = ht[0]
+        payload = hp[0]
+        _pop(ht, he, hp, ist)
+        i = payload >> 1
+        if payload & 1 == _READY:
+            u = unit[i]
+            if free[u] > 0:
+                free[u] -= 1
+                _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
+                       c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist,
+                       ht, he, hp, bw)
+            else:
+                _wpush(wheap, woff, wsize, u, i)
+            continue
+        # piece i is done: release its children, the next utterance, then its unit
+        end[i] = now
+        ist[_COMPLETED] += 1
+        for e in range(kid_ptr[i], kid_ptr[i + 1]):
+            c = kids[e]
+            arrival = now + kid_delay[e]
+            if arrival >= ready_at[c]:
+                ready_at[c] = arrival
+                blocker[c] = i
+            ndeps[c] -= 1
+            if ndeps[c] == 0:
+                if ready_at[c] > now:
+                    _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
+                else:
+                    u = unit[c]
+                    if free[u] > 0:
+                        free[u] -= 1
+                        _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                               c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
+                               fst, ist, ht, he, hp, bw)
+                    else:
+                        _wpush(wheap, woff, wsize, u, c)
+        if gate:
+            r = utt[i]
+            utt_left[r] -= 1
+            if utt_left[r] == 0 and r + 1 < n_utt:
+                for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
+                    c = gated[g]
+                    ready_at[c] = now
+                    blocker[c] = i
+                    ndeps[c] -= 1
+                    if ndeps[c] == 0:
+                        u = unit[c]
+                        if free[u] > 0:
+                            free[u] -= 1
+                            _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap,
+                                   cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key,
+                                   act_left, act_tfirst, fst, ist, ht, he, hp, bw)
+                        else:
+                            _wpush(wheap, woff, wsize, u, c)
+        u = unit[i]
+        if wsize[u] > 0:
+            j = _wpop(wheap, woff, wsize, u)
+            if ready_at[j] < now:
+                blocker[j] = i  # held up by this piece occupying the unit
+            _start(j, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
+                   c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht,
+                   he, hp, bw)
+        else:
+            free[u] += 1
+    return start, end, blocker, hit, ist[_COMPLETED]
+
+
+def check_playable(plan: Plan) -> None:
+    """Raise ValueError unless the compiled loop can index every array of ``plan`` safely."""
+    plan.check()
+    if len(plan.dep_ptr) > 1 and (np.diff(plan.dep_ptr) < 0).any():
+        raise ValueError("plan: dep_ptr must be non-decreasing")
+    if len(plan.cache_bytes) != plan.cores:
+        raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
+    if plan.n and (plan.weight_id.max() >= len(plan.weight_bytes)):
+        raise ValueError("plan: weight_id beyond weight_bytes")
+    if plan.utt_rank is not None:
+        if len(plan.utt_rank) != plan.n:
+            raise ValueError(f"plan: utt_rank has {len(plan.utt_rank)} rows, expected {plan.n}")
+        if plan.n and plan.utt_rank.min() < 0:
+            raise ValueError("plan: utt_rank must be >= 0")
+
+
+def play_fast(plan: Plan) -> Played:
+    """Play ``plan`` out in time with the compiled engine; identical to the reference engine, bit for bit."""
+    check_playable(plan)
+
+    def f64(a):
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    def i64(a):
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    gate = plan.utt_rank is not None and plan.n > 0
+    utt = i64(plan.utt_rank) if gate else np.zeros(0, np.int64)
+    start, end, blocker, hit, completed = _play(
+        i64(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
+        f64(plan.tiles), i64(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
+        f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
+        float(plan.bandwidth_Bps), utt, gate)
+    if completed != plan.n:
+        raise RuntimeError(f"simulation stalled: {completed} of {plan.n} ops finished (dependency cycle?)")
+    return Played(start_s=start, end_s=end, blocker=blocker, hit=hit)
+
+
+@njit(cache=True)
+def _chain(blocker, last):
+    n = 0
+    i = last
+    while i >= 0 and n <= len(blocker):
+        n += 1
+        i = blocker[i]
+    out = np.empty(n, np.int64)
+    i = last
+    for k in range(n):
+        out[k] = i
+        i = blocker[i]
+    return out
+
+
+def blocker_chain(blocker: np.ndarray, last: int) -> np.ndarray:
+    """Piece ids ``last, blocker[last], blocker[blocker[last]], ...`` up to the first -1 (compiled walk)."""
+    blocker = np.ascontiguousarray(blocker, dtype=np.int64)
+    if len(blocker) and (blocker.max() >= len(blocker) or blocker.min() < -1):
+        raise ValueError("blocker ids out of range")
+    out = _chain(blocker, int(last))
+    if len(out) > len(blocker):
+        raise ValueError("blocker links form a cycle")
+    return out

@@ -1,0 +1,30 @@
+"""``accelsim`` imports only the chosen subcommand: ``--help`` is the whole parser's help without its imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from accelsim.cli import SUBCOMMANDS, build_parser
+
+
+def test_lazy_help_equals_the_whole_parsers_help():
+    assert build_parser(["--help"]).format_help() == build_parser().format_help()
+
+
+def test_subcommand_help_lines_match_their_modules():
+    action = build_parser()._subparsers._group_actions[0]
+    assert {a.dest: a.help for a in action._choices_actions} == SUBCOMMANDS
+
+
+def test_help_loads_no_heavy_module():
+    code = ("import sys; from accelsim.cli import build_parser; build_parser(['--help']).format_help(); "
+            "print(sorted(m for m in ('pandas', 'pydantic', 'pyarrow', 'numpy', 'simpy', 'numba', 'rich') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_chosen_subcommand_still_gets_its_full_parser():
+    args = build_parser(["run", "a.yaml", "wl", "--json", "x.json"]).parse_args(["run", "a.yaml", "wl", "--json", "x.json"])
+    assert (args.command, args.arch, args.workload, args.json) == ("run", "a.yaml", "wl", "x.json")

@@ -1,0 +1,175 @@
+"""The fast (compiled) engine and the simpy reference engine play every plan identically, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_sim_helpers import REPO, arch, mem_workload
+
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
+from accelsim.sim import simulate
+from accelsim.sim.engine import play
+from accelsim.trace import load_workload
+from accelsim.trace.synthetic import SyntheticConfig, build
+
+WORKLOADS = sorted(p.name for p in (REPO / "workloads").iterdir() if (p / "workload.yaml").is_file())
+FIELDS = ("start_s", "end_s", "blocker", "hit")
+
+
+def assert_identical(a, b) -> None:
+    for name in FIELDS:
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and np.array_equal(x, y), f"{name} differs at {np.flatnonzero(x != y)[:5]}"
+
+
+def assert_runs_identical(a, b) -> None:
+    for name in ("start_s", "end_s", "blocker", "resident"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert np.array_equal(x, y), f"{name} differs at {np.flatnonzero(x != y)[:5]}"
+    assert a.summary() == b.summary()
+
+
+@pytest.mark.parametrize("name", ["int4", "fp16"])
+def test_engines_agree_on_every_shipped_workload(name):
+    fast, ref = arch(name, **{"scheduler.engine": "fast"}), arch(name, **{"scheduler.engine": "reference"})
+    assert arch(name).scheduler.engine == "fast"  # the default
+    for wl_name in WORKLOADS:
+        wl = load_workload(REPO / "workloads" / wl_name)
+        assert_runs_identical(simulate(fast, wl), simulate(ref, wl))
+
+
+@st.composite
+def plans(draw) -> Plan:
+    """Small plans that provoke every corner: ties (times on a coarse grid), streamed pieces sharing DRAM, the
+    reuse cache (few weights, small caches), multi-slot units, sequential utterances, any DAG order of ids."""
+    n = draw(st.integers(1, 40))
+    cores = draw(st.integers(1, 3))
+    grid = st.integers(0, 4).map(lambda k: k * 0.5)
+    unit_capacity = np.array(draw(st.lists(st.integers(1, 3), min_size=cores * UNITS_PER_CORE,
+                                           max_size=cores * UNITS_PER_CORE)), dtype=np.int64)
+    unit = np.array(draw(st.lists(st.integers(0, cores * UNITS_PER_CORE - 1), min_size=n, max_size=n)), np.int64)
+    streamed = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    dram_bytes = np.where(streamed, np.array(draw(st.lists(st.sampled_from([1.0, 2.0, 4.0, 1000.0, 3e6]),
+                                                           min_size=n, max_size=n))), 0.0)
+    n_weights = draw(st.integers(0, 4))
+    weight_id = np.array(draw(st.lists(st.integers(-1, n_weights - 1), min_size=n, max_size=n)), np.int64)
+    weight_id = np.where(streamed, weight_id, -1)
+    # dependencies: a random DAG whose topological order is a random permutation of the piece ids
+    order = np.array(draw(st.permutations(list(range(n)))), dtype=np.int64)
+    deps = []
+    for pos in range(n):
+        k = draw(st.integers(0, min(pos, 3)))
+        parents = draw(st.lists(st.integers(0, pos - 1), min_size=k, max_size=k)) if pos else []
+        deps.append((order[pos], [int(order[p]) for p in parents]))
+    deps.sort()
+    lens = np.array([len(p) for _, p in deps], dtype=np.int64)
+    dep_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    dep_src = np.array([p for _, ps in deps for p in ps], dtype=np.int64)
+    dep_delay = np.array(draw(st.lists(grid, min_size=len(dep_src), max_size=len(dep_src))), dtype=np.float64)
+    utt_rank = None
+    if draw(st.booleans()):
+        cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+        by_pos = np.searchsorted(np.array(cuts), np.arange(n), side="right")  # parents never of a later rank
+        by_pos = np.searchsorted(np.unique(by_pos), by_pos)  # dense ranks
+        utt_rank = np.empty(n, dtype=np.int64)
+        utt_rank[order] = by_pos
+    return Plan(
+        piece_op=np.arange(n, dtype=np.int64), unit=unit,
+        busy_s=np.array(draw(st.lists(grid, min_size=n, max_size=n))),
+        lead_s=np.array(draw(st.lists(grid, min_size=n, max_size=n))),
+        compute_s=np.array(draw(st.lists(grid, min_size=n, max_size=n))),
+        dram_bytes=dram_bytes,
+        tiles=np.array(draw(st.lists(st.sampled_from([1.0, 2.0, 3.0]), min_size=n, max_size=n))),
+        weight_id=weight_id,
+        hit_busy_s=np.array(draw(st.lists(grid, min_size=n, max_size=n))),
+        dep_ptr=dep_ptr, dep_src=dep_src, dep_delay_s=dep_delay, unit_capacity=unit_capacity,
+        weight_bytes=np.array(draw(st.lists(st.sampled_from([1.0, 2.0, 4.0, 3e6]), min_size=n_weights,
+                                            max_size=n_weights)), dtype=np.float64),
+        cache_bytes=np.array(draw(st.lists(st.sampled_from([0.0, 2.0, 5.0, 1e7]), min_size=cores, max_size=cores))),
+        bandwidth_Bps=draw(st.sampled_from([1.0, 2.0, 3.0, 1e9])), utt_rank=utt_rank)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(plan=plans())
+def test_engines_agree_on_random_plans(plan):
+    ref = play(plan, "reference")
+    assert_identical(play(plan, "fast"), ref)
+    # what the plan says an engine must do, on the reference's result
+    for i in range(plan.n):
+        for e in range(plan.dep_ptr[i], plan.dep_ptr[i + 1]):
+            assert ref.start_s[i] >= ref.end_s[plan.dep_src[e]] + plan.dep_delay_s[e] - 1e-9
+    assert np.all(ref.end_s >= ref.start_s)
+
+
+def test_random_plans_reach_the_corners():
+    """The strategy above does produce contended DRAM, cache hits, multi-slot DMA units and utterance gating."""
+    seen = {"hit": 0, "overlap": 0, "dma_multi": 0, "gated": 0}
+
+    @settings(max_examples=150, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(plan=plans())
+    def probe(plan):
+        got = play(plan, "fast")
+        seen["hit"] += int(got.hit.any())
+        s = np.flatnonzero(plan.dram_bytes > 0)
+        if len(s) > 1:
+            a, b = got.start_s[s], got.end_s[s]
+            seen["overlap"] += int(((a[:, None] < b[None, :]) & (a[None, :] < b[:, None])).sum() > len(s))
+        dma = np.arange(len(plan.unit_capacity)) % UNITS_PER_CORE == DMA_LOCAL_UNIT
+        seen["dma_multi"] += int((plan.unit_capacity[dma] > 1).any())
+        seen["gated"] += int(plan.utt_rank is not None and plan.utt_rank.max() > 0)
+
+    probe()
+    assert all(v > 0 for v in seen.values()), seen
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(["fp16", "int8", "int4"]), beam=st.sampled_from([1, 4, 16]),
+       fusion=st.sampled_from(["none", "dr"]), utterances=st.integers(1, 3), seed=st.integers(0, 5),
+       bw=st.sampled_from(["8 GB/s", "64 GB/s", "400 GB/s"]), engines=st.integers(1, 3), cores=st.integers(1, 4),
+       mode=st.sampled_from(["sequential", "overlapped"]), reuse=st.booleans())
+def test_engines_agree_on_random_traces(name, beam, fusion, utterances, seed, bw, engines, cores, mode, reuse):
+    cfg = SyntheticConfig(beam=beam, fusion=fusion, utterances=utterances, seconds=0.15, seed=seed,
+                          lm_cells=256, enc_cells=128)
+    wl = mem_workload(build(cfg)[0], seconds=0.15 * utterances)
+    over = {"offchip.bandwidth": bw, "core.dma.engines": engines, "cores": cores, "scheduler.utterances": mode,
+            "scheduler.weight_reuse": reuse}
+    assert_runs_identical(simulate(arch(name, **over, **{"scheduler.engine": "fast"}), wl),
+                          simulate(arch(name, **over, **{"scheduler.engine": "reference"}), wl))
+
+
+def _chain(n: int, cyclic: bool) -> Plan:
+    z = np.zeros(n)
+    src = np.array([n - 1] + list(range(n - 1)) if cyclic else list(range(n - 1)), dtype=np.int64)
+    ptr = np.array([0, 1, *range(2, n + 1)] if cyclic else [0, 0, *range(1, n)], dtype=np.int64)
+    return Plan(piece_op=np.arange(n), unit=np.zeros(n, np.int64), busy_s=np.ones(n), lead_s=z, compute_s=z,
+                dram_bytes=z, tiles=np.ones(n), weight_id=np.full(n, -1), hit_busy_s=z, dep_ptr=ptr, dep_src=src,
+                dep_delay_s=np.zeros(len(src)), unit_capacity=np.ones(3, np.int64), weight_bytes=np.zeros(0),
+                cache_bytes=np.zeros(1), bandwidth_Bps=1e9)
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_both_engines_refuse_a_dependency_cycle(engine):
+    assert np.array_equal(play(_chain(4, cyclic=False), engine).end_s, [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(RuntimeError, match="stalled"):
+        play(_chain(4, cyclic=True), engine)
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(ValueError, match="fast, reference"):
+        play(_chain(2, cyclic=False), "turbo")
+
+
+def test_critical_path_walk_is_the_same_compiled_or_not(monkeypatch):
+    import sys
+
+    wl = load_workload(REPO / "workloads" / "small_beam1")
+    r = simulate(arch("int4"), wl)
+    compiled = r.critical_path
+    import accelsim.sim.fast  # noqa: F401  (loaded by the fast engine above)
+
+    monkeypatch.delitem(sys.modules, "accelsim.sim.fast")
+    plain = type(r).critical_path.func(r)
+    assert np.array_equal(compiled, plain) and compiled[-1] >= 0 and r.blocker[compiled[-1]] == -1
