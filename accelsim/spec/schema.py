@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from accelsim.spec.units import parse_quantity
+from accelsim.validation import StrictModel
 
 #: Execution precisions a unit may support, with their storage size in bytes per element.
 PRECISION_BYTES: dict[str, float] = {
@@ -39,8 +40,8 @@ Seconds = Annotated[float, _q("time"), Field(ge=0, description="seconds")]
 PosRate = Annotated[float, Field(gt=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    """Strict base (accelsim.validation.StrictModel): no unknown keys, no bool/float-as-int, finite floats."""
 
 
 class MatrixUnit(_Strict):

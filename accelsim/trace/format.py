@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from accelsim.validation import StrictModel
 
 FORMAT_VERSION = 1
 
@@ -50,8 +52,8 @@ OP_COLUMNS: dict[str, str] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    """Strict base (accelsim.validation.StrictModel): no unknown keys, no bool/float-as-int, finite floats."""
 
 
 class Provenance(_Strict):
