@@ -185,3 +185,17 @@ def check_finite_result(values: Mapping[str, Any], where: str, keys: typing.Iter
             f"{', ...' if len(bad) > 8 else ''}); a time, RTF or rate must be finite and >= 0: check the "
             "inputs for extreme values (e.g. a bandwidth or clock near zero, a rate or size near overflow)"
         )
+
+
+def check_summary(summary: Mapping[str, Any], *, arch: Any, workload: Any, overrides: Mapping[str, Any] | None = None,
+                  allow_nan: typing.Iterable[str] = ()) -> Mapping[str, Any]:
+    """Check a run's summary (every numeric value finite and >= 0); the error names arch, overrides and workload.
+
+    ``allow_nan`` names keys where NaN means "not measured" (e.g. ``wer_percent`` of a workload without accuracy).
+    Returns ``summary`` unchanged when it is sound."""
+    shown = ", ".join(f"{k}={abbreviate(v, 40)}" for k, v in (overrides or {}).items())
+    where = f"arch {arch}{f' (with {shown})' if shown else ''} on workload {workload}"
+    skip = set(allow_nan)
+    keys = [k for k in summary if not (k in skip and isinstance(summary[k], float) and math.isnan(summary[k]))]
+    check_finite_result(summary, where, keys)
+    return summary

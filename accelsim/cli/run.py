@@ -13,6 +13,7 @@ from accelsim.errors import SpecError
 from accelsim.sim import RunResult, simulate, to_chrome_trace
 from accelsim.spec import format_bytes, load_arch
 from accelsim.trace import PHASES, load_workload
+from accelsim.validation import check_summary
 
 UNIT_LABELS = {"matrix": "matrix (MPE arrays)", "vector": "vector / SFU", "dma": "DMA (embeddings)"}
 
@@ -103,6 +104,7 @@ def handle(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, parse_overrides(args.overrides))
     workload = load_workload(args.workload)
     result = simulate(arch, workload, record_timeline=args.timeline is not None)
+    check_summary(result.summary(), arch=args.arch, workload=args.workload, overrides=parse_overrides(args.overrides))
     print_summary(result, Console())
     if args.json:
         atomic_write_text(args.json, json.dumps(run_report(result), indent=2, sort_keys=False) + "\n")
