@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 #: Largest integer magnitude any schema field accepts (float64 represents every integer up to here exactly).
 MAX_INT = 2**53
@@ -77,18 +77,18 @@ def cap_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text[:limit] + f"\n  ... (message cut: {len(text) - limit} more characters)"
 
 
-def _check_int_bounds(value: Any, loc: str, depth: int = 0) -> None:
+def _check_int_bounds(value: Any, depth: int = 0) -> None:
     if isinstance(value, bool) or depth > 4:
         return
     if isinstance(value, int):
         if abs(value) > MAX_INT:
-            raise ValueError(f"{loc} = {abbreviate(value, 30)}: integer too large (at most {MAX_INT:.3g} in magnitude)")
+            raise ValueError(f"integer too large (at most 2**53 = {MAX_INT:,} in magnitude)")
     elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_int_bounds(v, f"{loc}.{k}", depth + 1)
+        for v in value.values():
+            _check_int_bounds(v, depth + 1)
     elif isinstance(value, (list, tuple)):
-        for i, v in enumerate(value):
-            _check_int_bounds(v, f"{loc}[{i}]", depth + 1)
+        for v in value:
+            _check_int_bounds(v, depth + 1)
 
 
 class StrictModel(BaseModel):
@@ -96,13 +96,12 @@ class StrictModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    @model_validator(mode="after")
-    def _bounded_ints(self) -> StrictModel:
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if not isinstance(value, BaseModel):
-                _check_int_bounds(value, name)
-        return self
+    @field_validator("*", mode="after")
+    @classmethod
+    def _bounded_ints(cls, value: Any) -> Any:
+        if not isinstance(value, BaseModel):
+            _check_int_bounds(value)
+        return value
 
 
 def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:

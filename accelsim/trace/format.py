@@ -7,7 +7,7 @@ this module; keep the two in step and bump :data:`FORMAT_VERSION` on any incompa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -78,7 +78,7 @@ class AudioMeta(_Strict):
 
 
 class WeightMeta(_Strict):
-    shape: list[int] = Field(min_length=1)
+    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     pclass: Literal["matmul", "matmul_wide", "nonlinear", "elementwise", "softmax"]
 
     @property
