@@ -5,11 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from accelsim.errors import SweepError
 from accelsim.sweep.results import read_results, results_path
+from accelsim.validation import abbreviate
+
+#: Columns every results table has; the report also needs these result columns when any point is ok.
+_BASE_REQUIRED = ("point_index", "point_id", "status")
+_OK_REQUIRED = ("precision_mode", "workload", "beam", "fusion", "rtf", "sim_s")
+#: Result columns that must be finite and >= 0 in every ok row (NaN elsewhere means "not measured").
+_OK_FINITE = ("rtf", "sim_s", "audio_s", "beam")
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,7 @@ def load_report_inputs(path: str | Path, gantt: str | None = None) -> ReportInpu
     default: the first point that stored one). Asking for a point without a stored timeline raises SweepError."""
     source = results_path(path)
     df, meta = read_results(source)
+    check_results_table(df, source)
     have = _with_timelines(df)
     row = None
     if gantt is not None:
@@ -59,3 +68,57 @@ def load_report_inputs(path: str | Path, gantt: str | None = None) -> ReportInpu
         raise SweepError(f"{tl_path}: cannot read the timeline of point {row['point_id']} ({exc})") from None
     title = f"Timeline of point {row['point_id']}: {row.get('arch', '')} on {row.get('workload', '')}"
     return ReportInputs(df, meta, source, timeline, title)
+
+
+def check_results_table(df: pd.DataFrame, source: Path) -> None:
+    """Refuse a results table the report cannot draw truthfully: missing columns, unknown statuses, impossible
+    numbers (NaN/inf/negative time, RTF, beam) in rows marked ok, or negative/infinite values in any number column."""
+    missing = [c for c in _BASE_REQUIRED if c not in df.columns]
+    if missing:
+        raise SweepError(f"{source}: results table lacks column(s) {', '.join(missing)}; regenerate it with "
+                         "`accelsim sweep SPEC.yaml --out DIR`")
+    status = df["status"].astype(str)
+    bad_status = sorted(set(status) - {"ok", "error"})
+    if bad_status:
+        raise SweepError(f"{source}: column status holds {abbreviate(bad_status)}; expected ok or error")
+    ok = df[status == "ok"]
+    if ok.empty:
+        return
+    missing = [c for c in _OK_REQUIRED if c not in df.columns]
+    if missing:
+        raise SweepError(f"{source}: results table lacks column(s) {', '.join(missing)} needed by the report")
+    problems = []
+    for col in df.columns:
+        if col.startswith("arch.") or col in ("point_index", "elapsed_s"):
+            continue
+        values = pd.to_numeric(ok[col], errors="coerce") if col in _OK_FINITE else ok[col]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            if col in _OK_FINITE:
+                problems.append(f"column {col} is not numeric")
+            continue
+        arr = values.to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(arr) if col in _OK_FINITE else (np.isinf(arr) | (arr < 0))
+        bad |= arr < 0
+        if bad.any():
+            i = int(np.argmax(bad))
+            problems.append(f"point {ok['point_id'].iloc[i]}: {col} = {float(arr[i])!r}")
+    if problems:
+        raise SweepError(
+            f"{source}: {len(problems)} impossible value(s) in rows marked ok (a time, RTF or count must be finite "
+            f"and >= 0): " + "; ".join(problems[:10]) + ("; ..." if len(problems) > 10 else "")
+        )
+
+
+def check_markers(path: Path, document: str) -> None:
+    """Raise SweepError when ``document`` holds a speedup-table marker but not a start/end pair in order."""
+    from accelsim.report.tables import TABLE_END, TABLE_START
+
+    lines = [ln.strip() for ln in document.splitlines()]
+    has_start, has_end = TABLE_START in lines, TABLE_END in lines
+    if has_start or has_end:
+        what = ("only the start marker" if not has_end else "only the end marker" if not has_start
+                else "the end marker before the start marker")
+        raise SweepError(
+            f"--markdown {path}: holds {what}; put '{TABLE_START}' and then '{TABLE_END}' on their own lines "
+            "(the table goes between them); the file was left as it is"
+        )
