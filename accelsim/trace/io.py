@@ -248,7 +248,8 @@ def _check_shapes_and_funcs(ops: pd.DataFrame, meta: WorkloadMeta) -> list[str]:
         bad = sorted(set(func[sel]) - known)
         if bad:
             i = int(np.flatnonzero(sel & np.isin(func, bad))[0])
-            problems.append(f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
+            problems.append(
+                f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
     topk = kind == "topk"
     bad_k = topk & ((k < 1) | (k > n))
     if bad_k.any():
