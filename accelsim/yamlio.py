@@ -115,8 +115,9 @@ def parse_yaml_text(text: str, where: str, error: type[AccelsimError] = Accelsim
     """Parse YAML ``text`` under the limits above; problems raise ``error`` naming ``where``."""
     if len(text) > MAX_FILE_BYTES:
         raise error(f"{where}: {len(text):,} characters of YAML, more than the {MAX_FILE_BYTES:,} allowed")
-    loader = _UniqueKeyLoader(text)
+    loader = None
     try:
+        loader = _UniqueKeyLoader(text)  # the reader already refuses control characters here
         node = loader.get_single_node()
         if node is None:
             return None
@@ -127,7 +128,8 @@ def parse_yaml_text(text: str, where: str, error: type[AccelsimError] = Accelsim
     except RecursionError:
         raise error(f"{where}: invalid YAML: nested too deeply (at most {MAX_DEPTH} levels)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(path: str | Path, error: type[AccelsimError] = AccelsimError) -> Any:
