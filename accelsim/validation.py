@@ -77,18 +77,19 @@ def cap_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return text[:limit] + f"\n  ... (message cut: {len(text) - limit} more characters)"
 
 
-def _check_int_bounds(value: Any, depth: int = 0) -> None:
+def _check_int_bounds(value: Any, where: str = "", depth: int = 0) -> None:
     if isinstance(value, bool) or depth > 4:
         return
     if isinstance(value, int):
         if abs(value) > MAX_INT:
-            raise ValueError(f"integer too large (at most 2**53 = {MAX_INT:,} in magnitude)")
+            inside = f"{where.lstrip('.')} = {abbreviate(value, 30)}: " if where else ""
+            raise ValueError(f"{inside}integer too large (at most 2**53 = {MAX_INT:,} in magnitude)")
     elif isinstance(value, dict):
-        for v in value.values():
-            _check_int_bounds(v, depth + 1)
+        for k, v in value.items():
+            _check_int_bounds(v, f"{where}.{k}", depth + 1)
     elif isinstance(value, (list, tuple)):
-        for v in value:
-            _check_int_bounds(v, depth + 1)
+        for i, v in enumerate(value):
+            _check_int_bounds(v, f"{where}[{i}]", depth + 1)
 
 
 class StrictModel(BaseModel):
