@@ -20,14 +20,14 @@ UNIT_LABELS = {"matrix": "matrix (MPE arrays)", "vector": "vector / SFU", "dma":
 
 def parse_overrides(items: list[str] | None) -> dict[str, object]:
     """``["offchip.bandwidth=400 GB/s", "cores=2"]`` -> dict; values parsed as YAML scalars."""
-    import yaml
+    from accelsim.yamlio import parse_yaml_text
 
     out: dict[str, object] = {}
     for item in items or []:
         if "=" not in item:
             raise SpecError(f"--set {item!r}: expected PATH=VALUE, e.g. --set offchip.bandwidth='400 GB/s'")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml_text(value, f"--set {key.strip()[:80]}", SpecError)  # limits, no traceback
     return out
 
 
