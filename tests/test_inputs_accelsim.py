@@ -296,3 +296,10 @@ def test_atomic_write_fsyncs_the_folder(tmp_path, monkeypatch):
     assert (tmp_path / "x.txt").read_text() == "hi"
     assert synced == [False, True]  # the file, then its folder after the rename
 
+
+
+@pytest.mark.parametrize("field", ["cores", "core.dma.engines"])
+def test_replicated_unit_counts_are_bounded_before_any_per_unit_allocation(field):
+    """cores = 10**12 passed the integer bound but made the placement allocate per-core lists (MemoryError)."""
+    with pytest.raises(SpecError, match=rf"{field} = 1000000000000: Input should be less than or equal to 4096"):
+        load_arch(ARCH / "int4.yaml", {field: 10**12})

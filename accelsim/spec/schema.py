@@ -38,6 +38,9 @@ Bandwidth = Annotated[float, _q("bandwidth"), Field(gt=0, description="bytes per
 Frequency = Annotated[float, _q("frequency"), Field(gt=0, description="Hz")]
 Seconds = Annotated[float, _q("time"), Field(ge=0, description="seconds")]
 PosRate = Annotated[float, Field(gt=0)]
+#: Most cores, DMA engines or other replicated units a chip may have: the simulator keeps per-unit state, so an
+#: absurd count would exhaust memory instead of failing with a message.
+MAX_UNITS = 4096
 
 
 class _Strict(StrictModel):
@@ -92,7 +95,7 @@ class Scratchpad(_Strict):
 
 
 class Dma(_Strict):
-    engines: int = Field(ge=1, description="DMA engines per core (concurrent embedding/state transfers)")
+    engines: int = Field(ge=1, le=MAX_UNITS, description="DMA engines per core (concurrent embedding/state transfers)")
     setup_cycles: int = Field(ge=0, description="descriptor setup per transfer, cycles")
     tile: Bytes = Field(description="weight-stream tile, bytes: tile i+1 loads while tile i computes")
 
@@ -160,7 +163,7 @@ class ArchSpec(_Strict):
     source: str = Field(default="", description="file it was loaded from (filled by the loader)")
     description: str = ""
     clock: Frequency
-    cores: int = Field(ge=1)
+    cores: int = Field(ge=1, le=MAX_UNITS)
     core: Core
     interconnect: Interconnect
     offchip: OffChip
