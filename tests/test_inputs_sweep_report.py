@@ -179,3 +179,20 @@ def test_the_shipped_results_shape_still_renders(real_sweep, tmp_path):
     df, _ = read_results(real_sweep)
     assert isinstance(df, pd.DataFrame) and (df["status"] == "ok").all()
     assert main(["report", str(real_sweep), "-o", str(tmp_path / "r.html")]) == 0
+
+
+def test_report_timeline_file_is_confined_to_the_sweep_folder(real_sweep, tmp_path, capsys):
+    def escape(df):
+        df["timeline_file"] = df["timeline_file"].where(df["timeline_file"].isna(), "../../../etc/passwd")
+        return df
+
+    bad = _rewrite(real_sweep, tmp_path, escape)
+    assert main(["report", str(bad), "-o", str(tmp_path / "r.html")]) == 2
+    assert "must name a file inside" in capsys.readouterr().err
+
+
+def test_absurd_worker_counts_are_refused(tmp_path, capsys):
+    from accelsim.sweep import make_backend
+
+    with pytest.raises(SweepError, match="at most 256 local worker processes"):
+        make_backend("local", 100_000)

@@ -62,6 +62,9 @@ def load_report_inputs(path: str | Path, gantt: str | None = None) -> ReportInpu
     if row is None:
         return ReportInputs(df, meta, source, None, "")
     tl_path = source.parent / str(row["timeline_file"])
+    if Path(str(row["timeline_file"])).is_absolute() or not tl_path.resolve().is_relative_to(source.parent.resolve()):
+        raise SweepError(f"{source}: point {row['point_id']}: timeline_file = {abbreviate(row['timeline_file'])} "
+                         f"must name a file inside {source.parent} (no absolute path, no ..)")
     try:
         timeline = pd.read_parquet(tl_path)
     except (OSError, pa.ArrowException) as exc:

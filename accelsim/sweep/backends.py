@@ -31,6 +31,8 @@ from accelsim.sweep.grid import PointTask
 from accelsim.sweep.journal import Outcome
 
 EvaluateFn = Callable[[PointTask], dict[str, Any]]
+#: Most local worker processes (each is a Python interpreter holding a workload: ~100 MB or more).
+MAX_LOCAL_WORKERS = 256
 BACKENDS = ("local", "dask")
 
 
@@ -84,6 +86,9 @@ class LocalBackend:
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise SweepError(f"--workers = {workers}: need at least 1 worker")
+        if workers > MAX_LOCAL_WORKERS:
+            raise SweepError(f"--workers = {workers}: at most {MAX_LOCAL_WORKERS} local worker processes "
+                             f"(this machine has {os.cpu_count()} CPUs); use --backend dask for a cluster")
         self.workers = workers
 
     def _pool(self) -> ProcessPoolExecutor:
