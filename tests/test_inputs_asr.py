@@ -155,3 +155,11 @@ def test_good_decode_still_runs(setup, capsys):
     code, out = decode(capsys, common, "--manifest", str(root / "m.jsonl"), "--beam", "2", "--lambda", "0.4",
                        "--fusion", "shallow")
     assert code == 0 and "WER" in out
+
+
+def test_tune_fusion_grids_refuse_non_finite_values(setup, capsys):
+    root, common = setup
+    with pytest.raises(SystemExit) as exc:
+        main(["tune-fusion", *common, "--manifest", str(root / "m.jsonl"), "--lambda-values", "0.1,nan",
+              "--out", str(root / "t.json")])
+    assert exc.value.code == 2 and "finite" in capsys.readouterr().err
