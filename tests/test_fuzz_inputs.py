@@ -253,3 +253,40 @@ def test_fuzz_manifests_and_audio(data, tmp_path_factory):
             return
     for u, s in zip(utts, samples):
         assert math.isfinite(u.duration_s) and u.duration_s > 0 and abs(len(s) / 16000 - u.duration_s) <= 0.1
+
+
+REPORT_VALUES = [0, -1, 1e308, float("nan"), float("inf"), "x", None, True]
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_results_tables(data, tmp_path_factory, real_sweep, capsys):
+    """Mutate one cell or drop one column of a real sweep's results table, then build the report from it."""
+    import pandas as pd
+
+    from accelsim.sweep.results import read_results, write_results
+
+    df, meta = read_results(real_sweep)
+    col = data.draw(st.sampled_from(sorted(df.columns)), label="column")
+    if data.draw(st.booleans(), label="drop"):
+        df = df.drop(columns=[col])
+    else:
+        row = data.draw(st.integers(0, len(df) - 1), label="row")
+        value = data.draw(st.sampled_from(REPORT_VALUES), label="value")
+        df[col] = df[col].astype(object)
+        df.at[df.index[row], col] = value
+        kinds = {type(v) for v in df[col] if v is not None and not (isinstance(v, float) and pd.isna(v))}
+        if len(kinds) > 1 and not kinds <= {int, float}:  # as the sweep's table builder does
+            df[col] = df[col].map(lambda v: None if v is None else str(v))
+        elif kinds <= {int, float, bool}:
+            df[col] = pd.to_numeric(df[col])
+    work = tmp_path_factory.mktemp("report")
+    shutil.copytree(real_sweep / "timelines", work / "in" / "timelines")
+    try:
+        write_results(work / "in", df, name=meta["sweep"], points_total=meta["points_total"])
+    except Exception:  # noqa: BLE001 - pyarrow cannot store this mix: not an input we can produce
+        return
+    out = work / "out" / "r.html"
+    code, text = run_accelsim(capsys, "report", work / "in", "-o", out)
+    assert_outcome(code, text, [str(work / "in")])
+    assert {p.relative_to(work).parts[0] for p in work.rglob("*")} <= {"in", "out"}

@@ -10,14 +10,20 @@ import pandas as pd
 import pyarrow as pa
 
 from accelsim.errors import SweepError
-from accelsim.sweep.results import read_results, results_path
+from accelsim.sweep.results import BASE_COLUMNS, read_results, results_path
+from accelsim.trace.format import PHASES
 from accelsim.validation import abbreviate
 
 #: Columns every results table has; the report also needs these result columns when any point is ok.
-_BASE_REQUIRED = ("point_index", "point_id", "status")
-_OK_REQUIRED = ("precision_mode", "workload", "beam", "fusion", "rtf", "sim_s")
+_BASE_REQUIRED = BASE_COLUMNS
+_OK_REQUIRED = ("precision_mode", "workload", "beam", "fusion", "rtf", "sim_s", "audio_s",
+                "core_peak_matrix_macs_per_s", "core_peak_vector_elems_per_s", "offchip_bytes_per_s",
+                *(f"phase_{p}_s" for p in PHASES))
 #: Result columns that must be finite and >= 0 in every ok row (NaN elsewhere means "not measured").
 _OK_FINITE = ("rtf", "sim_s", "audio_s", "beam")
+#: Columns that hold text; every other result column must be numeric.
+TEXT_COLUMNS = ("point_id", "arch_file", "workload_dir", "status", "error", "arch", "workload", "precision_mode",
+                "fusion", "synthetic", "test_set", "recipe", "timeline_file")
 
 
 @dataclass(frozen=True)
@@ -91,13 +97,21 @@ def check_results_table(df: pd.DataFrame, source: Path) -> None:
     if missing:
         raise SweepError(f"{source}: results table lacks column(s) {', '.join(missing)} needed by the report")
     problems = []
+    for col in ("point_id", "precision_mode", "workload", "fusion"):
+        bad = ~ok[col].map(lambda v: isinstance(v, str) and v != "")
+        if bad.any():
+            problems.append(f"point {ok['point_id'].iloc[int(np.argmax(bad.to_numpy()))]}: {col} = "
+                            f"{abbreviate(ok[col][bad].iloc[0])}; expected text")
     for col in df.columns:
         if col.startswith("arch.") or col in ("point_index", "elapsed_s"):
             continue
+        if col in TEXT_COLUMNS:
+            continue
         values = pd.to_numeric(ok[col], errors="coerce") if col in _OK_FINITE else ok[col]
+        if values.isna().all() and col not in _OK_FINITE:
+            continue  # a result not measured for these points
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            if col in _OK_FINITE:
-                problems.append(f"column {col} is not numeric")
+            problems.append(f"column {col} holds {abbreviate(ok[col].dropna().iloc[0])}; expected numbers")
             continue
         arr = values.to_numpy(dtype=np.float64)
         bad = ~np.isfinite(arr) if col in _OK_FINITE else (np.isinf(arr) | (arr < 0))
