@@ -1,6 +1,8 @@
-"""Atomic file writes: write to a temporary file in the same folder, fsync, then rename over the target.
+"""Atomic file writes: write to a temporary file in the same folder, fsync, rename over the target, fsync the folder.
 
-A reader never sees a half-written file, and an interrupted writer leaves the old file (or none) in place.
+A reader never sees a half-written file, and an interrupted writer leaves the old file (or none) in place; the
+folder is fsynced after the rename so the new name itself survives a power loss. A target that is a directory,
+or a folder that cannot be written, raises :class:`~accelsim.errors.AccelsimError` naming the path.
 """
 
 from __future__ import annotations
@@ -10,12 +12,32 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from accelsim.errors import AccelsimError
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # a platform without directory handles: the rename is as durable as it gets
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory
+    finally:
+        os.close(fd)
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` to produce the file, then atomically move it to ``path``."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise AccelsimError(f"{target}: is a directory; give the path of a file to write")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise AccelsimError(f"{target}: cannot write here ({exc.strerror or exc})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -25,7 +47,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp_path, target)
+        try:
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise AccelsimError(f"{target}: cannot replace it ({exc.strerror or exc})") from None
+        _fsync_dir(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -19,3 +19,7 @@ class TraceError(AccelsimError):
 
 class SweepError(AccelsimError):
     """A sweep specification or a results file is invalid or incompatible."""
+
+
+class ResultError(AccelsimError):
+    """A simulation or decode produced a non-finite or negative time, rate, RTF or WER from the given inputs."""

@@ -63,7 +63,8 @@ def test_missing_base_file(tmp_path):
 
 
 def test_unknown_key_suggests_the_closest(tmp_path):
-    p = _write(tmp_path, "base: %s\noffchip:\n  bandwith: 100 GB/s\n" % (ARCH / "base_ibm7nm.yaml"))
+    (tmp_path / "base_ibm7nm.yaml").write_text((ARCH / "base_ibm7nm.yaml").read_text())  # base: stays in its folder
+    p = _write(tmp_path, "base: base_ibm7nm.yaml\noffchip:\n  bandwith: 100 GB/s\n")
     with pytest.raises(SpecError, match=r"a.yaml: offchip.bandwith: unknown key; did you mean 'bandwidth'"):
         load_arch(p)
 

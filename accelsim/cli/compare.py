@@ -14,6 +14,7 @@ from accelsim.cli.run import add_common, parse_overrides
 from accelsim.sim import simulate
 from accelsim.spec import load_arch
 from accelsim.trace import PHASES, load_workload
+from accelsim.validation import check_summary
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -38,8 +39,8 @@ def handle(args: argparse.Namespace) -> int:
     arch_a = load_arch(args.arch_a, overrides)
     arch_b = load_arch(args.arch_b, overrides)
     workload = load_workload(args.workload)
-    a = simulate(arch_a, workload).summary()
-    b = simulate(arch_b, workload).summary()
+    a = check_summary(simulate(arch_a, workload).summary(), arch=args.arch_a, workload=args.workload, overrides=overrides)
+    b = check_summary(simulate(arch_b, workload).summary(), arch=args.arch_b, workload=args.workload, overrides=overrides)
     cmp = compare_summaries(a, b)
     table = Table(title=f"accelsim compare on {workload.name}: {a['arch']} -> {b['arch']}")
     for col in ("", f"A: {a['arch']} ms", f"B: {b['arch']} ms", "speedup A -> B"):

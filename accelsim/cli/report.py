@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     from accelsim.report import build_page, load_report_inputs, speedup_table, to_markdown
+    from accelsim.report.load import check_markers
     from accelsim.report.tables import embed_markdown
 
     inputs = load_report_inputs(args.results, args.gantt)
@@ -41,6 +42,8 @@ def _main(args: argparse.Namespace) -> int:
         table = to_markdown(speedup_table(inputs.results))
         old = args.markdown.read_text(encoding="utf-8") if args.markdown.is_file() else ""
         embedded = embed_markdown(old, table)
+        if embedded is None:
+            check_markers(args.markdown, old)  # one marker alone: never overwrite the user's whole document
         mode = args.markdown.stat().st_mode & 0o777 if args.markdown.is_file() else None
         atomic_write_text(args.markdown, table if embedded is None else embedded)
         if mode is not None:  # an edited document (docs/sweeps.md) keeps its permissions

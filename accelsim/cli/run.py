@@ -14,20 +14,21 @@ from accelsim.errors import SpecError
 from accelsim.sim import RunResult, simulate, to_chrome_trace
 from accelsim.spec import format_bytes, load_arch
 from accelsim.trace import PHASES, load_workload
+from accelsim.validation import check_summary
 
 UNIT_LABELS = {"matrix": "matrix (MPE arrays)", "vector": "vector / SFU", "dma": "DMA (embeddings)"}
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, object]:
     """``["offchip.bandwidth=400 GB/s", "cores=2"]`` -> dict; values parsed as YAML scalars."""
-    import yaml
+    from accelsim.yamlio import parse_yaml_text
 
     out: dict[str, object] = {}
     for item in items or []:
         if "=" not in item:
             raise SpecError(f"--set {item!r}: expected PATH=VALUE, e.g. --set offchip.bandwidth='400 GB/s'")
         key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml_text(value, f"--set {key.strip()[:80]}", SpecError)  # limits, no traceback
     return out
 
 
@@ -105,6 +106,7 @@ def handle(args: argparse.Namespace) -> int:
     arch = load_arch(args.arch, parse_overrides(args.overrides))
     workload = load_workload(args.workload)
     result = simulate(arch, workload, record_timeline=args.timeline is not None)
+    check_summary(result.summary(), arch=args.arch, workload=args.workload, overrides=parse_overrides(args.overrides))
     print_summary(result, Console())
     print_energy(result.summary(), Console())
     if args.json:

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1), help="parallel workers")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --backend dask: address of an existing scheduler (default: a local cluster)")
+    p.add_argument("--max-points", type=int, default=None, metavar="N",
+                   help="refuse grids larger than N points (default 10000, or $ACCELSIM_MAX_SWEEP_POINTS)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (default: shown on a terminal)")
     p.set_defaults(func=_main)
 
@@ -40,7 +42,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         rep = run_sweep(
             args.spec, out, backend=backend, resume=args.resume, retry_errors=args.retry_errors,
-            progress=False if args.no_progress else None,
+            progress=False if args.no_progress else None, max_points=args.max_points,
         )
     except KeyboardInterrupt:
         print(f"accelsim sweep: interrupted; finished points are kept in {out} (continue with --resume)",

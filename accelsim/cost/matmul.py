@@ -10,6 +10,8 @@ fold, at ``read_bytes_per_cycle``; the op takes the longer of the two. Results a
 
 from __future__ import annotations
 
+import math
+
 from accelsim.cost.systolic import ceil_div, os_cycles, ws_cycles
 from accelsim.spec.schema import PRECISION_BYTES, MatrixUnit, Scratchpad
 
@@ -38,7 +40,9 @@ def matmul_cycles(m: int, k: int, n: int, matrix: MatrixUnit, scratchpad: Scratc
                   w_prec: str, a_prec: str, compute_prec: str) -> int:
     """Cycles for ``(m x k) @ (k x n)`` with operands on chip: max(array fold timing, scratchpad reads)."""
     fold = array_cycles(m, k, n, matrix, compute_prec)
-    reads = ceil_div(int(operand_bytes(m, k, n, matrix, w_prec, a_prec)), int(scratchpad.read_bytes_per_cycle))
+    nbytes = int(operand_bytes(m, k, n, matrix, w_prec, a_prec))
+    rate = scratchpad.read_bytes_per_cycle  # a float field: 1.99 B/cycle is 1.99, never truncated to 1
+    reads = ceil_div(nbytes, int(rate)) if float(rate).is_integer() else math.ceil(nbytes / rate)
     return max(fold, reads)
 
 

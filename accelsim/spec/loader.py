@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from accelsim.errors import SpecError
 from accelsim.spec.schema import ArchSpec
-from accelsim.validation import describe_validation_error
+from accelsim.validation import abbreviate, cap_message, describe_validation_error
 from accelsim.yamlio import load_yaml
 
 
@@ -33,10 +33,15 @@ def deep_merge(base: dict, top: dict) -> dict:
     return out
 
 
-def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The merged mapping of ``path`` and its ``base:`` chain (``base`` removed), not yet validated."""
+def load_raw(path: str | Path, _chain: tuple[Path, ...] = (), _root: Path | None = None) -> dict[str, Any]:
+    """The merged mapping of ``path`` and its ``base:`` chain (``base`` removed), not yet validated.
+
+    ``base:`` is a relative path that must stay inside the folder of the file given on the command line (no
+    absolute paths, no ``..`` out of it) and name a ``.yaml``/``.yml`` file.
+    """
     p = Path(path)
     resolved = p.resolve()
+    root = resolved.parent if _root is None else _root
     if resolved in _chain:
         cycle = " -> ".join(str(c) for c in (*_chain, resolved))
         raise SpecError(f"{p}: base: inheritance cycle ({cycle}); a file may not include itself")
@@ -50,12 +55,19 @@ def load_raw(path: str | Path, _chain: tuple[Path, ...] = ()) -> dict[str, Any]:
         return raw
     if not isinstance(base, str) or not base:
         raise SpecError(
-            f"{p}: base = {base!r}: expected the path of another architecture YAML (relative to {p.parent})"
+            f"{p}: base = {abbreviate(base)}: expected the path of another architecture YAML (relative to {p.parent})"
         )
     base_path = p.parent / base
+    if Path(base).is_absolute() or not base_path.resolve().is_relative_to(root):
+        raise SpecError(
+            f"{p}: base = {abbreviate(base)}: must be a relative path inside {root} (the folder of the file given "
+            "on the command line); copy the base file there or pass it on the command line instead"
+        )
+    if base_path.suffix.lower() not in (".yaml", ".yml"):
+        raise SpecError(f"{p}: base = {abbreviate(base)}: expected an architecture .yaml file")
     if not base_path.is_file():
-        raise SpecError(f"{p}: base = {base!r}: file {base_path} not found")
-    return deep_merge(load_raw(base_path, (*_chain, resolved)), raw)
+        raise SpecError(f"{p}: base = {abbreviate(base)}: file {base_path} not found")
+    return deep_merge(load_raw(base_path, (*_chain, resolved), root), raw)
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -118,7 +130,7 @@ def _describe(where: str, exc: ValidationError) -> str:
     if len(whole) < len(exc.errors()):
         lines.append(describe_validation_error(where, exc, ArchSpec))
         lines = [ln for ln in "\n".join(lines).splitlines() if not ln.startswith(f"{where}: (top level)")]
-    return "\n".join(lines)
+    return cap_message("\n".join(lines))
 
 
 def validate_raw(raw: dict[str, Any], where: str, source: str = "") -> ArchSpec:

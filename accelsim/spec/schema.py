@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from accelsim.spec.units import parse_quantity
+from accelsim.validation import StrictModel
 
 #: Execution precisions a unit may support, with their storage size in bytes per element.
 PRECISION_BYTES: dict[str, float] = {
@@ -40,10 +41,13 @@ Bandwidth = Annotated[float, _q("bandwidth"), Field(gt=0, description="bytes per
 Frequency = Annotated[float, _q("frequency"), Field(gt=0, description="Hz")]
 Seconds = Annotated[float, _q("time"), Field(ge=0, description="seconds")]
 PosRate = Annotated[float, Field(gt=0)]
+#: Most cores, DMA engines or other replicated units a chip may have: the simulator keeps per-unit state, so an
+#: absurd count would exhaust memory instead of failing with a message.
+MAX_UNITS = 4096
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    """Strict base (accelsim.validation.StrictModel): no unknown keys, no bool/float-as-int, finite floats."""
 
 
 class MatrixUnit(_Strict):
@@ -94,7 +98,7 @@ class Scratchpad(_Strict):
 
 
 class Dma(_Strict):
-    engines: int = Field(ge=1, description="DMA engines per core (concurrent embedding/state transfers)")
+    engines: int = Field(ge=1, le=MAX_UNITS, description="DMA engines per core (concurrent embedding/state transfers)")
     setup_cycles: int = Field(ge=0, description="descriptor setup per transfer, cycles")
     tile: Bytes = Field(description="weight-stream tile, bytes: tile i+1 loads while tile i computes")
 
@@ -274,7 +278,7 @@ class ArchSpec(_Strict):
     source: str = Field(default="", description="file it was loaded from (filled by the loader)")
     description: str = ""
     clock: Frequency
-    cores: int = Field(ge=1)
+    cores: int = Field(ge=1, le=MAX_UNITS)
     core: Core
     interconnect: Interconnect
     offchip: OffChip

@@ -4,9 +4,10 @@ The evaluation function is a parameter (tests inject crashing or slow ones). Ins
 turns any exception into an error outcome, so one bad point never stops a sweep.
 
 - :class:`LocalBackend` (default): a process pool (spawn start method, SIGINT ignored in workers so Ctrl-C is
-  handled once, by the parent). A worker process that *dies* (segfault, kill, out of memory) breaks the pool: the
-  points that were in flight are re-run one at a time in a fresh pool, and the one that kills its worker while
-  running alone is recorded as an error; the others are unaffected.
+  handled once, by the parent; on Linux each worker is killed when the parent dies, even by kill -9). A worker
+  process that *dies* (segfault, kill, out of memory) breaks the pool: the points that were in flight are re-run
+  one at a time in a fresh pool, and the one that kills its worker while running alone is recorded as an error;
+  the others are unaffected.
 - :class:`DaskBackend`: a Dask ``distributed`` cluster, either an existing scheduler (``address``) or a
   ``LocalCluster`` of ``workers`` workers. Paths in the points must be readable by the workers.
 """
@@ -14,7 +15,9 @@ turns any exception into an error outcome, so one bad point never stops a sweep.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -28,6 +31,8 @@ from accelsim.sweep.grid import PointTask
 from accelsim.sweep.journal import Outcome
 
 EvaluateFn = Callable[[PointTask], dict[str, Any]]
+#: Most local worker processes (each is a Python interpreter holding a workload: ~100 MB or more).
+MAX_LOCAL_WORKERS = 256
 BACKENDS = ("local", "dask")
 
 
@@ -52,8 +57,27 @@ def call_point(evaluate: EvaluateFn, task: PointTask) -> Outcome:
     return Outcome(task.point_id, "ok", time.perf_counter() - start, result=dict(result))
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent dies (a kill -9 of the sweep leaves no orphans)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
 
 
 class LocalBackend:
@@ -62,6 +86,9 @@ class LocalBackend:
     def __init__(self, workers: int) -> None:
         if workers < 1:
             raise SweepError(f"--workers = {workers}: need at least 1 worker")
+        if workers > MAX_LOCAL_WORKERS:
+            raise SweepError(f"--workers = {workers}: at most {MAX_LOCAL_WORKERS} local worker processes "
+                             f"(this machine has {os.cpu_count()} CPUs); use --backend dask for a cluster")
         self.workers = workers
 
     def _pool(self) -> ProcessPoolExecutor:

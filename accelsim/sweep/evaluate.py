@@ -25,6 +25,7 @@ import pandas as pd
 
 from accelsim.atomic import atomic_write
 from accelsim.sweep.grid import PointTask
+from accelsim.validation import check_summary
 
 _TIMELINE_COLUMNS = ("op_id", "core", "unit", "phase", "kind", "stream", "start_s", "end_s")
 
@@ -94,6 +95,8 @@ def evaluate_point(task: PointTask) -> dict[str, Any]:
     row["test_set"] = acc.test_set if acc is not None else ""
     row["recipe"] = workload.meta.recipe or ""
     row.update(roofline_columns(result))
+    check_summary(row, arch=task.arch_file, workload=task.workload_dir, overrides=task.override_dict,
+                  allow_nan=() if acc is not None else ("wer_percent",))  # never a non-finite row marked ok
     if task.timeline and task.timeline_path:
         _write_timeline(task.timeline_path, result.timeline)
         row["timeline_file"] = os.path.join("timelines", Path(task.timeline_path).name)

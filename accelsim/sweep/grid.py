@@ -14,7 +14,8 @@ import functools
 import hashlib
 import itertools
 import json
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,24 +57,62 @@ class PointTask:
         return cols
 
 
-def expand(spec: SweepSpec) -> list[dict[str, Scalar]]:
-    """Every point of the grid as a mapping key -> value, in grid order (last key of the last block fastest)."""
-    per_block: list[list[dict[str, Scalar]]] = []
-    for block in spec.grid:
+#: Largest grid a sweep runs unless told otherwise (``--max-points`` or ``$ACCELSIM_MAX_SWEEP_POINTS``).
+DEFAULT_MAX_POINTS = 10_000
+MAX_POINTS_ENV = "ACCELSIM_MAX_SWEEP_POINTS"
+
+
+def max_points_limit(explicit: int | None = None) -> int:
+    """The grid size limit: ``explicit``, else ``$ACCELSIM_MAX_SWEEP_POINTS``, else :data:`DEFAULT_MAX_POINTS`."""
+    if explicit is not None:
+        if isinstance(explicit, bool) or not isinstance(explicit, int) or explicit < 1:
+            raise SweepError(f"--max-points = {explicit!r}: expected a whole number >= 1")
+        return explicit
+    env = os.environ.get(MAX_POINTS_ENV, "").strip()
+    if not env:
+        return DEFAULT_MAX_POINTS
+    if not env.isdigit() or int(env) < 1:
+        raise SweepError(f"${MAX_POINTS_ENV} = {env[:40]!r}: expected a whole number >= 1")
+    return int(env)
+
+
+def check_grid_size(spec: SweepSpec, where: str = "sweep", max_points: int | None = None) -> int:
+    """The number of points, computed from the axis lengths (nothing expanded); above the limit a SweepError."""
+    limit = max_points_limit(max_points)
+    sizes = [block.size for block in spec.grid]
+    total = spec.size
+    if total > limit:
+        shape = " x ".join(f"{n:,}" for n in sizes)
+        raise SweepError(
+            f"{where}: the grid has {total:,} points ({shape} over its {len(sizes)} block(s)), more than the limit "
+            f"of {limit:,}; shrink the grid, or raise the limit with --max-points {total} "
+            f"(or ${MAX_POINTS_ENV}={total})"
+        )
+    return total
+
+
+def iter_points(spec: SweepSpec) -> Iterator[dict[str, Scalar]]:
+    """Every point of the grid as a mapping key -> value, in grid order, generated lazily (nothing is held)."""
+    def block_combos(block) -> Iterator[dict[str, Scalar]]:
         axes = block.axes
         keys = list(axes)
-        if block.kind == "zip":
-            combos = [dict(zip(keys, values)) for values in zip(*(axes[k] for k in keys))]
-        else:
-            combos = [dict(zip(keys, values)) for values in itertools.product(*(axes[k] for k in keys))]
-        per_block.append(combos)
-    points = []
-    for parts in itertools.product(*per_block):
-        point = dict(spec.base)
-        for part in parts:
-            point.update(part)
-        points.append(point)
-    return points
+        source = zip(*(axes[k] for k in keys)) if block.kind == "zip" else itertools.product(*(axes[k] for k in keys))
+        for values in source:
+            yield dict(zip(keys, values))
+
+    def rec(i: int, acc: dict[str, Scalar]) -> Iterator[dict[str, Scalar]]:
+        if i == len(spec.grid):
+            yield dict(acc)
+            return
+        for part in block_combos(spec.grid[i]):
+            yield from rec(i + 1, {**acc, **part})
+
+    yield from rec(0, dict(spec.base))
+
+
+def expand(spec: SweepSpec) -> list[dict[str, Scalar]]:
+    """Every point of the grid as a mapping key -> value, in grid order (last key of the last block fastest)."""
+    return list(iter_points(spec))
 
 
 def _matches(point: dict[str, Scalar], selector: dict[str, Scalar]) -> bool:
@@ -117,16 +156,20 @@ def _workload_fingerprint(path: Path) -> str:
 
 
 def resolve_points(
-    spec: SweepSpec, root: Path, *, check_arch: ArchChecker = default_arch_checker, where: str = "sweep"
+    spec: SweepSpec, root: Path, *, check_arch: ArchChecker = default_arch_checker, where: str = "sweep",
+    max_points: int | None = None,
 ) -> list[PointTask]:
     """Expand, validate against the files and give each point its id; raise one SweepError listing all problems."""
-    raw_points = expand(spec)
+    check_grid_size(spec, where, max_points)
     problems: list[str] = []
+    matched = [False] * len(spec.timeline)
     arch_cache: dict[tuple, str | None] = {}
     wl_cache: dict[str, str | None] = {}
     tasks: list[PointTask] = []
     first_index: dict[str, int] = {}
-    for index, point in enumerate(raw_points):
+    for index, point in enumerate(iter_points(spec)):
+        for i, sel in enumerate(spec.timeline):
+            matched[i] = matched[i] or _matches(point, sel)
         arch_file, workload_dir = str(point["arch"]), str(point["workload"])
         overrides = tuple(sorted(
             (k[len(OVERRIDE_PREFIX):], v) for k, v in point.items() if k.startswith(OVERRIDE_PREFIX)
@@ -164,8 +207,8 @@ def resolve_points(
         tasks.append(
             PointTask(index, point_id, arch_file, workload_dir, overrides, str(arch_path), str(workload_path), timeline)
         )
-    for sel in spec.timeline:
-        if not any(_matches(point, sel) for point in raw_points):
+    for sel, hit in zip(spec.timeline, matched):
+        if not hit:
             problems.append(f"timeline selector {sel} matches no point of the grid (values must match exactly)")
     if problems:
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""

@@ -108,12 +108,13 @@ def run_sweep(
     progress: bool | None = None,
     check_arch: ArchChecker = default_arch_checker,
     compact_every_s: float = 5.0,
+    max_points: int | None = None,
 ) -> SweepReport:
     """Run (or resume) the sweep in ``spec_path`` into ``out_dir``; see the module doc."""
     start = time.perf_counter()
     spec_path, out = Path(spec_path), Path(out_dir)
     spec, root, spec_sha = load_sweep(spec_path)
-    tasks = resolve_points(spec, root, check_arch=check_arch, where=str(spec_path))
+    tasks = resolve_points(spec, root, check_arch=check_arch, where=str(spec_path), max_points=max_points)
     if (out / JOURNAL_FILE).exists() and not resume:
         raise SweepError(
             f"{out} already holds a sweep ({JOURNAL_FILE}); pass --resume to continue it, or choose another --out"

@@ -19,10 +19,10 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from accelsim.errors import SweepError
-from accelsim.validation import describe_validation_error
+from accelsim.validation import StrictModel, describe_validation_error
 from accelsim.yamlio import load_yaml
 
 PATH_KEYS = ("arch", "workload")
@@ -45,8 +45,8 @@ def check_key(key: str) -> str:
     )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    """Strict base (accelsim.validation.StrictModel): no unknown keys, no bool/float-as-int, finite floats."""
 
 
 class GridBlock(_Strict):

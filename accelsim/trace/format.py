@@ -7,9 +7,11 @@ this module; keep the two in step and bump :data:`FORMAT_VERSION` on any incompa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from accelsim.validation import StrictModel
 
 FORMAT_VERSION = 1
 
@@ -50,8 +52,8 @@ OP_COLUMNS: dict[str, str] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(StrictModel):
+    """Strict base (accelsim.validation.StrictModel): no unknown keys, no bool/float-as-int, finite floats."""
 
 
 class Provenance(_Strict):
@@ -76,7 +78,7 @@ class AudioMeta(_Strict):
 
 
 class WeightMeta(_Strict):
-    shape: list[int] = Field(min_length=1)
+    shape: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
     pclass: Literal["matmul", "matmul_wide", "nonlinear", "elementwise", "softmax"]
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute.min_max
 import pyarrow.parquet as pq
 import yaml
 from pydantic import ValidationError
@@ -28,7 +31,7 @@ from accelsim.trace.format import (
     WeightMeta,
     WorkloadMeta,
 )
-from accelsim.validation import describe_validation_error
+from accelsim.validation import abbreviate, describe_validation_error
 from accelsim.yamlio import load_yaml
 
 OPS_FILE = "ops.parquet"
@@ -143,6 +146,148 @@ def write_workload(
     return load_workload(directory)
 
 
+#: Column name -> (lowest, highest) value allowed (dims are bounded so that m*k*n never overflows int64).
+MAX_DIM = 2**31 - 1
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "id": (0, 2**62), "utt": (0, 2**31 - 1), "step": (-1, 2**31 - 1), "m": (1, MAX_DIM), "k": (0, MAX_DIM),
+    "n": (1, MAX_DIM),
+}
+#: Largest element count of one op (m*k*n for matmuls, m*n otherwise): exact in float64 and int64.
+MAX_OP_ELEMENTS = 2**53
+#: Estimated bytes of memory per op once loaded (pandas columns plus the Python list of each op's deps).
+_BYTES_PER_OP = 200
+_BYTES_PER_DEP = 40
+MEMORY_ENV = "ACCELSIM_MAX_OPS_MEMORY_GB"
+
+
+def _confined_ops_path(directory: Path, meta_path: Path, name: str) -> Path:
+    """``directory / name``, refused unless it is a relative path that stays inside ``directory``."""
+    ops_path = directory / name
+    if Path(name).is_absolute() or not ops_path.resolve().is_relative_to(directory.resolve()):
+        raise TraceError(
+            f"{meta_path}: ops.file = {abbreviate(name)}: must be a file inside the workload folder {directory} "
+            "(no absolute path, no ..)"
+        )
+    return ops_path
+
+
+def max_ops_memory_bytes() -> float:
+    """Memory a workload's ops may take once loaded: ``$ACCELSIM_MAX_OPS_MEMORY_GB`` or half the physical RAM."""
+    env = os.environ.get(MEMORY_ENV, "").strip()
+    if env:
+        try:
+            value = float(env)
+        except ValueError:
+            value = float("nan")
+        if not (math.isfinite(value) and value > 0):
+            raise TraceError(f"${MEMORY_ENV} = {abbreviate(env)}: expected a positive number of GB")
+        return value * 1e9
+    try:
+        return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8e9
+
+
+def check_parquet_before_read(ops_path: Path, meta_path: Path, expected_rows: int) -> None:
+    """Read only the Parquet footer: row count against ``ops.count`` and a memory estimate, before any data."""
+    try:
+        md = pq.ParquetFile(ops_path).metadata
+    except (pa.ArrowException, OSError) as exc:
+        raise TraceError(f"{ops_path}: cannot read the ops file as Parquet ({abbreviate(str(exc), 200)}); "
+                         "it is truncated or corrupt") from None
+    if md.num_rows != expected_rows:
+        raise TraceError(f"{ops_path}: holds {md.num_rows:,} ops but {meta_path} says ops.count = {expected_rows:,}")
+    uncompressed = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
+    deps_values = 0
+    names = [md.schema.column(j).path for j in range(md.num_columns)]
+    for i in range(md.num_row_groups):
+        rg = md.row_group(i)
+        for j, name in enumerate(names):
+            if name.startswith("deps"):
+                deps_values += rg.column(j).num_values
+    estimate = uncompressed + md.num_rows * _BYTES_PER_OP + deps_values * _BYTES_PER_DEP
+    limit = max_ops_memory_bytes()
+    if estimate > limit:
+        raise TraceError(
+            f"{ops_path}: {md.num_rows:,} ops with {deps_values:,} dependencies would need about "
+            f"{estimate / 1e9:.1f} GB of memory once loaded, more than the {limit / 1e9:.1f} GB allowed; "
+            f"split the workload (fewer utterances) or raise the limit with {MEMORY_ENV}=<GB>"
+        )
+
+
+def check_arrow_columns(where: str, table: pa.Table) -> None:
+    """Column types, nulls and value ranges of the raw ops table, before any conversion could truncate or wrap."""
+    problems: list[str] = []
+    for name, dtype in OP_COLUMNS.items():
+        col = table.column(name)
+        typ = col.type
+        if dtype == "list<int64>":
+            if not (pa.types.is_list(typ) or pa.types.is_large_list(typ)) or not pa.types.is_integer(typ.value_type):
+                problems.append(f"column {name} has type {typ}; expected a list of integer op ids")
+                continue
+            if col.null_count:
+                problems.append(f"column {name}: {col.null_count} null value(s); an op without parents has []")
+                continue
+            flat = pa.chunked_array([c.flatten() for c in col.chunks], type=typ.value_type)
+            if flat.null_count:
+                problems.append(f"column {name}: {flat.null_count} null op id(s) inside the lists")
+        elif dtype == "category":
+            value_type = typ.value_type if pa.types.is_dictionary(typ) else typ
+            if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+                problems.append(f"column {name} has type {typ}; expected text")
+            elif col.null_count:
+                problems.append(f"column {name}: {col.null_count} null value(s); expected text (\"\" for none)")
+        else:
+            if not pa.types.is_integer(typ):
+                problems.append(f"column {name} has type {typ}; expected whole numbers ({dtype}), never truncated")
+                continue
+            if col.null_count:
+                problems.append(f"column {name}: {col.null_count} null value(s); expected whole numbers")
+                continue
+            if len(col) and name in _INT_RANGES:
+                lo, hi = _INT_RANGES[name]
+                mm = pa.compute.min_max(col)
+                vmin, vmax = mm["min"].as_py(), mm["max"].as_py()
+                if vmin < lo or vmax > hi:
+                    problems.append(f"column {name} holds values {vmin}..{vmax}; allowed {lo}..{hi}")
+    if problems:
+        raise TraceError(f"{where}: invalid ops table:\n  " + "\n  ".join(problems[:10]))
+
+
+def _check_shapes_and_funcs(ops: pd.DataFrame, meta: WorkloadMeta) -> list[str]:
+    """Element counts within bounds, known vector functions, top-k with 1 <= k <= n, utterances in range."""
+    from accelsim.cost.vector import FUNC_ALIASES
+    from accelsim.spec.schema import VECTOR_FUNCS
+
+    problems = []
+    kind = ops["kind"].astype(str).to_numpy()
+    m, k, n = (ops[c].to_numpy().astype(np.float64) for c in ("m", "k", "n"))
+    elements = np.where(kind == "matmul", m * k * n, m * np.maximum(n, k))
+    if elements.size and elements.max() > MAX_OP_ELEMENTS:
+        i = int(np.argmax(elements > MAX_OP_ELEMENTS))
+        problems.append(f"op {i}: shape m={int(m[i])} k={int(k[i])} n={int(n[i])} has more than 2**53 elements")
+    known = set(VECTOR_FUNCS) | set(FUNC_ALIASES)
+    func = ops["func"].astype(str).to_numpy()
+    for kname in ("nonlinear", "elementwise"):
+        sel = kind == kname
+        bad = sorted(set(func[sel]) - known)
+        if bad:
+            i = int(np.flatnonzero(sel & np.isin(func, bad))[0])
+            problems.append(
+                f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
+    topk = kind == "topk"
+    bad_k = topk & ((k < 1) | (k > n))
+    if bad_k.any():
+        i = int(np.argmax(bad_k))
+        problems.append(f"op {i}: topk selects k={int(k[i])} of n={int(n[i])} candidates; need 1 <= k <= n")
+    utt = ops["utt"].to_numpy()
+    if utt.size and utt.max() >= meta.audio.utterances:
+        i = int(np.argmax(utt >= meta.audio.utterances))
+        problems.append(f"op {i}: utt = {int(utt[i])} but audio.utterances = {meta.audio.utterances} "
+                        "(utterances are numbered 0..utterances-1)")
+    return problems
+
+
 def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
     """Semantic checks of the ops table against the format; raises TraceError listing the first problems."""
     problems: list[str] = []
@@ -161,6 +306,8 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
     is_mm = (ops["kind"] == "matmul").to_numpy()
     if is_mm.any() and ops["k"].to_numpy()[is_mm].min() <= 0:
         problems.append("matmul ops need k > 0")
+    if n:
+        problems.extend(_check_shapes_and_funcs(ops, meta))
     used = set(map(str, ops["weight"].cat.categories)) - {""}
     unknown = sorted(used - set(meta.weights))
     if unknown:
@@ -216,7 +363,7 @@ def load_workload(directory: str | Path) -> Workload:
         meta = WorkloadMeta.model_validate(raw)
     except ValidationError as exc:
         raise TraceError(describe_validation_error(meta_path, exc, WorkloadMeta)) from None
-    ops_path = directory / meta.ops.file
+    ops_path = _confined_ops_path(directory, meta_path, meta.ops.file)
     if not ops_path.is_file():
         raise TraceError(f"{ops_path}: ops file named by {meta_path} (ops.file) is missing")
     digest = _sha256(ops_path)
@@ -225,6 +372,7 @@ def load_workload(directory: str | Path) -> Workload:
             f"{ops_path}: checksum mismatch (ops.sha256 in {meta_path} is {meta.ops.sha256[:12]}..., file has "
             f"{digest[:12]}...): the ops file is truncated, corrupt or was replaced; regenerate the workload"
         )
+    check_parquet_before_read(ops_path, meta_path, meta.ops.count)
     try:
         table = pq.read_table(io.BytesIO(ops_path.read_bytes()))
     except (pa.ArrowException, OSError) as exc:
@@ -234,6 +382,7 @@ def load_workload(directory: str | Path) -> Workload:
         raise TraceError(f"{ops_path}: ops file lacks columns {missing} (trace format v{FORMAT_VERSION})")
     if table.num_rows != meta.ops.count:
         raise TraceError(f"{ops_path}: holds {table.num_rows} ops but {meta_path} says ops.count = {meta.ops.count}")
+    check_arrow_columns(str(ops_path), table)
     data = {}
     for name, dtype in OP_COLUMNS.items():
         col = table.column(name)

@@ -7,6 +7,7 @@ import json
 
 from asr.search.scorer import FusionWeights
 from asr.search.step import ALGORITHMS, MAX_BEAM
+from asr.validate import finite_float
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
@@ -24,9 +25,10 @@ def add_search_args(p: argparse.ArgumentParser, fusion_default: str = "none") ->
     p.add_argument("--fusion", choices=("none", "shallow", "dr"), default=fusion_default,
                    help=f"LM fusion (default {fusion_default})")
     p.add_argument("--weights", default=None, help="fusion weights JSON written by `asr tune-fusion`")
-    p.add_argument("--lambda", dest="lam", type=float, default=None, help="target-LM weight (overrides --weights)")
-    p.add_argument("--mu", type=float, default=None, help="source-LM weight (dr only; overrides --weights)")
-    p.add_argument("--rho", type=float, default=None, help="reward per emitted label (overrides --weights)")
+    p.add_argument("--lambda", dest="lam", type=finite_float, default=None,
+                   help="target-LM weight (overrides --weights)")
+    p.add_argument("--mu", type=finite_float, default=None, help="source-LM weight (dr only; overrides --weights)")
+    p.add_argument("--rho", type=finite_float, default=None, help="reward per emitted label (overrides --weights)")
 
 
 def register(sub) -> None:
@@ -63,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     from accelsim.atomic import atomic_write_text
     from asr.search.decode import decode_all, encode, word_error_rate
     from asr.search.setup import fusion_weights, load_acoustic, load_fusion, set_threads
+    from asr.validate import check_decode_summary
 
     set_threads(args.threads)
     cfg = search_config(args)
@@ -86,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
         "rtf_cpu": round(cpu_s / audio, 4),
         "threads": args.threads,
     }
+    check_decode_summary(summary, f"decode of {args.manifest} with {path}")
     print(f"WER {wer:.2f} % on {len(utts)} utterances ({audio:.1f} s audio); {cfg.algorithm} beam {cfg.beam}, "
           f"fusion {weights.kind} {weights.as_dict()}; RTF {summary['rtf']:.3f} wall "
           f"(search {summary['rtf_search']:.3f}), {summary['rtf_cpu']:.3f} CPU time, {args.threads} thread(s)")

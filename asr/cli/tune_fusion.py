@@ -13,13 +13,15 @@ import random
 
 from asr.cli.decode import add_model_args, read_utts, search_config
 from asr.search.step import ALGORITHMS, MAX_BEAM
+from asr.validate import finite_float
 
 
 def _floats(text: str) -> list[float]:
     try:
-        values = [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated numbers, e.g. 0.1,0.3,0.5") from None
+        values = [finite_float(x) for x in text.split(",") if x.strip()]  # nan/inf refused
+    except (ValueError, argparse.ArgumentTypeError):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r}: expected comma-separated finite numbers, e.g. 0.1,0.3,0.5") from None
     if not values:
         raise argparse.ArgumentTypeError("expected at least one number")
     return values

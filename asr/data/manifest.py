@@ -21,6 +21,11 @@ from asr.errors import DataError
 
 SAMPLE_RATE = 16000
 REQUIRED_KEYS = ("audio_filepath", "duration", "text")
+#: Longest utterance a manifest may declare, s (a day: anything longer is a corrupt entry).
+MAX_DURATION_S = 86400.0
+#: How far a manifest's ``duration`` may be from the audio's real length: max(absolute, relative * length).
+DURATION_TOLERANCE_S = 0.1
+DURATION_TOLERANCE_REL = 0.02
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,13 @@ def read_manifest(path: str | Path, check_audio: bool = False, problems: list[st
     p = Path(path)
     if not p.is_file():
         raise DataError(f"{p}: manifest not found")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start}); a manifest is UTF-8 JSONL") \
+            from None
     out = []
-    for lineno, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -73,8 +83,11 @@ def _parse_line(p: Path, lineno: int, line: str, check_audio: bool) -> Utterance
         encode(text)
     except ValueError as exc:
         raise DataError(f"{where}: key 'text': {exc} (normalize with asr.data.vocab.normalize_text)") from None
-    if not isinstance(dur, (int, float)) or not dur > 0:
-        raise DataError(f"{where}: key 'duration' = {dur!r}: expected a positive number of seconds")
+    if isinstance(dur, bool) or not isinstance(dur, (int, float)) or not (0 < dur <= MAX_DURATION_S):
+        raise DataError(f"{where}: key 'duration' = {str(dur)[:40]}: expected a positive, finite number of seconds "
+                        f"(at most {MAX_DURATION_S:.0f})")
+    if not isinstance(rec["audio_filepath"], str) or not rec["audio_filepath"]:
+        raise DataError(f"{where}: key 'audio_filepath' = {str(rec['audio_filepath'])[:40]}: expected a file path")
     audio = Path(rec["audio_filepath"])
     audio = audio if audio.is_absolute() else p.parent / audio
     if check_audio and not audio.is_file():
@@ -104,10 +117,35 @@ def read_audio(path: str | Path) -> np.ndarray:
         try:
             with wave.open(str(p), "rb") as w:
                 if w.getsampwidth() == 2 and w.getnchannels() == 1 and w.getframerate() == SAMPLE_RATE:
-                    return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+                    frames = w.getnframes()
+                    data = w.readframes(frames)
+                    if len(data) != 2 * frames:
+                        raise DataError(f"{p}: truncated WAV file: its header declares {frames} samples "
+                                        f"({frames / SAMPLE_RATE:.3f} s) but it holds {len(data) // 2}")
+                    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
         except (wave.Error, EOFError) as exc:
             raise DataError(f"{p}: unreadable WAV file ({exc}); expected 16-bit PCM") from None
     return _read_with_sox(p)
+
+
+def read_utterance_audio(u: Utterance) -> np.ndarray:
+    """The utterance's waveform (as :func:`read_audio`), refused when the manifest's ``duration`` disagrees with
+    the audio's real length by more than max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_REL x length)."""
+    samples = read_audio(u.audio)
+    check_duration(u, len(samples) / SAMPLE_RATE)
+    return samples
+
+
+def check_duration(u: Utterance, real_s: float) -> None:
+    """Raise DataError unless ``u.duration_s`` matches the audio's real length ``real_s`` within the tolerance."""
+    if real_s <= 0:
+        raise DataError(f"{u.audio}: holds no samples; every utterance needs audio")
+    tolerance = max(DURATION_TOLERANCE_S, DURATION_TOLERANCE_REL * real_s)
+    if abs(u.duration_s - real_s) > tolerance:
+        raise DataError(
+            f"{u.audio}: the manifest says duration {u.duration_s:.6g} s but the audio lasts {real_s:.3f} s "
+            f"(tolerance {tolerance:.3f} s); fix the manifest's duration (RTF and rates are computed from it)"
+        )
 
 
 def _read_with_sox(p: Path) -> np.ndarray:
@@ -118,6 +156,8 @@ def _read_with_sox(p: Path) -> np.ndarray:
         raise DataError(f"{p}: decoding needs the program 'sox' (Debian package 'sox')") from None
     except subprocess.CalledProcessError as exc:
         raise DataError(f"{p}: sox cannot decode this audio file: {exc.stderr.decode(errors='replace').strip()}") from None
+    if len(raw) % 2:
+        raise DataError(f"{p}: sox returned a truncated stream ({len(raw)} bytes, not whole 16-bit samples)")
     return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from asr.data.manifest import Utterance, read_audio
+from asr.data.manifest import Utterance, read_utterance_audio
 from asr.data.vocab import decode as ids_to_text
 from asr.features import compute_features
 from asr.search.alsd import alsd
@@ -54,7 +54,7 @@ def encode(model, utts: Sequence[Utterance]) -> list[Encoded]:
     with torch.no_grad():
         for u in utts:
             t0, c0 = time.perf_counter(), time.process_time()
-            wave = torch.from_numpy(read_audio(u.audio))
+            wave = torch.from_numpy(read_utterance_audio(u))  # duration checked against the audio
             feats = compute_features(wave, feat_cfg.sample_rate, feat_cfg)  # (T, F)
             enc, lens = model.encoder(feats[None], torch.tensor([feats.shape[0]]))  # (1, T', E)
             encp = model.joiner.project_enc(enc[0, : int(lens[0])])  # (T', J)

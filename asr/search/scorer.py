@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 
 import torch
 
+from asr.validate import check_fusion_values
+
 #: Batch-first recurrent state: a tuple of tensors, each (num_prefixes, ...).
 State = tuple[torch.Tensor, ...]
 
@@ -78,6 +80,7 @@ class FusionWeights:
     rho: float = 0.0
 
     def __post_init__(self) -> None:
+        check_fusion_values(**{"lambda": self.lam, "mu": self.mu, "rho": self.rho})  # never NaN/inf weights
         if self.kind not in ("none", "shallow", "dr"):
             raise ValueError(f"fusion kind {self.kind!r}: expected none, shallow or dr")
         if self.kind == "none" and (self.lam or self.mu):

@@ -13,6 +13,7 @@ import torch
 
 from asr.errors import CheckpointError, ConfigError
 from asr.search.scorer import Fusion, FusionWeights, build_fusion
+from asr.validate import check_finite_parameters
 
 DEFAULT_LM_TARGET = "models/lm_target"
 DEFAULT_LM_SOURCE = "models/lm_source"
@@ -51,6 +52,7 @@ def load_acoustic(ckpt: str | Path, recipe: str | None = None):
     path = resolve_ckpt(ckpt)
     if is_qat_dir(path):
         model, _, rec = load_qat(path)
+        check_finite_parameters(model, str(path))
         if recipe:
             from asr.quant.recipe import load_recipe
 
@@ -63,6 +65,7 @@ def load_acoustic(ckpt: str | Path, recipe: str | None = None):
         raise CheckpointError(f"{path}: float model, but --recipe {recipe} asks for a quantized one: pass the QAT "
                               f"model folder written by `asr qat --from {path} --recipe {recipe}` (OUT/model)")
     model, _ = load_model(path)
+    check_finite_parameters(model, str(path))  # all-NaN weights decode "without a word" otherwise
     return model.eval(), path, None
 
 
@@ -118,6 +121,7 @@ def _load_checked(path: str, recipe, flag: str, info: dict, key: str):
     from asr.lm.model import load_lm
 
     lm, meta = load_lm(path)
+    check_finite_parameters(lm, f"{flag} {path}")  # an all-NaN LM would fuse NaN scores silently
     quantized = bool(meta.get("recipe"))
     if recipe and not quantized:
         raise ConfigError(f"{flag} {path}: float LM, but the acoustic model is quantized with recipe {recipe.name!r};"
