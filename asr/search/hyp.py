@@ -83,17 +83,18 @@ def expand_and_prune(
     k = min(total.numel(), 2 * beam)
     best = torch.topk(total, k)
     vocab = fused.shape[1]
-    rows = (best.indices // vocab).tolist()
-    cols = (best.indices % vocab).tolist()
+    flat = best.indices.tolist()
     scores = best.values.tolist()
-    am_gain = am_logp.flatten()[best.indices].tolist()
+    am_gain = am_logp.flatten().index_select(0, best.indices).tolist()
+    step = int(label_advances_frame)
     out = []
-    for r, c, s, a in zip(rows, cols, scores, am_gain):
+    for i, s, a in zip(flat, scores, am_gain):
         if s == -math.inf:
             continue
+        r, c = divmod(i, vocab)
         h = hyps[r]
         if c == blank:
             out.append(Hyp(h.tokens, s, h.am_score + a, h.t + 1))
         else:
-            out.append(Hyp(h.tokens + (c,), s, h.am_score + a, h.t + int(label_advances_frame)))
+            out.append(Hyp(h.tokens + (c,), s, h.am_score + a, h.t + step))
     return merge_hyps(out)[:beam]
