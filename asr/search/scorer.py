@@ -71,16 +71,19 @@ class LSTMCellScorer:
     def __init__(self, embedding: nn.Embedding, lstm: nn.LSTM, phase: str, head=None, log_softmax: bool = False):
         self.phase, self.head, self.log_softmax = phase, head, log_softmax
         self.layers, self.hidden = lstm.num_layers, lstm.hidden_size
+        H = self.hidden
+        # gate rows reordered from PyTorch's (i, f, g, o) to (i, f, o, g): one sigmoid over the first 3H columns
+        order = torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
         with torch.no_grad():
             self.w_hh_t, self.w_ih_t, self.bias = [], [], []
             for layer in range(lstm.num_layers):
-                w_ih = getattr(lstm, f"weight_ih_l{layer}").detach()
-                b = torch.zeros(4 * self.hidden)
+                w_ih = getattr(lstm, f"weight_ih_l{layer}").detach()[order]
+                b = torch.zeros(4 * H)
                 if lstm.bias:
-                    b = (getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")).detach()
+                    b = (getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")).detach()[order]
                 self.w_ih_t.append(w_ih.t().contiguous())
                 self.bias.append(b)
-                self.w_hh_t.append(getattr(lstm, f"weight_hh_l{layer}").detach().t().contiguous())
+                self.w_hh_t.append(getattr(lstm, f"weight_hh_l{layer}").detach()[order].t().contiguous())
             self.table = torch.addmm(self.bias[0], embedding.weight.detach(), self.w_ih_t[0])  # (vocab, 4H)
 
     def initial_state(self, batch: int) -> State:
@@ -89,21 +92,24 @@ class LSTMCellScorer:
 
     def step(self, tokens: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         h0, c0 = state  # (m, layers, H) each
+        H = self.hidden
         hs, cs = [], []
         x = None
         with torch.no_grad():
             for layer in range(self.layers):
                 gates_in = (self.table.index_select(0, tokens) if layer == 0
                             else torch.addmm(self.bias[layer], x, self.w_ih_t[layer]))  # (m, 4H)
-                gates = torch.addmm(gates_in, h0[:, layer], self.w_hh_t[layer])  # (m, 4H)
-                i, f, g, o = gates.chunk(4, dim=1)
-                c = torch.sigmoid(f) * c0[:, layer] + torch.sigmoid(i) * torch.tanh(g)
-                x = torch.sigmoid(o) * torch.tanh(c)  # (m, H)
+                gates = torch.addmm(gates_in, h0[:, layer], self.w_hh_t[layer])  # (m, 4H): i, f, o, g
+                sig = torch.sigmoid(gates[:, : 3 * H])  # (m, 3H)
+                c = torch.addcmul(sig[:, H : 2 * H] * c0[:, layer], sig[:, :H], torch.tanh(gates[:, 3 * H :]))
+                x = sig[:, 2 * H :] * torch.tanh(c)  # (m, H)
                 hs.append(x)
                 cs.append(c)
             out = self.head(x) if self.head is not None else x
             if self.log_softmax:
                 out = torch.log_softmax(out, dim=-1)
+        if self.layers == 1:
+            return out, (hs[0].unsqueeze(1), cs[0].unsqueeze(1))
         return out, (torch.stack(hs, 1), torch.stack(cs, 1))
 
 
