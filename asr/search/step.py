@@ -54,12 +54,14 @@ class StepScorer:
                                  derive=self._label_terms if self.fused_terms else None)
 
     def _label_terms(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        """(m, V-1) fusion term of each label for new prefixes; ``outs`` = [prediction rows, LM rows...]."""
+        """(m, V) fusion term of each unit for new prefixes (0 for blank); ``outs`` = [prediction rows, LM rows...]."""
         vocab = outs[1].shape[1] if len(outs) > 1 else self.model.cfg.vocab_size
-        lm = torch.full((outs[0].shape[0], vocab - 1), self.fusion.rho)  # (m, V-1): labels only
+        row = torch.zeros(outs[0].shape[0], vocab)  # (m, V)
+        lm = row[:, 1:]  # labels only
+        lm.fill_(self.fusion.rho)
         for (_, weight), lp in zip(self.fusion.terms, outs[1:]):
             lm += weight * lp[:, 1:]
-        return lm
+        return row
 
     def score(self, hyps: list[Hyp]) -> tuple[torch.Tensor, torch.Tensor]:
         """(am_logp, fused), each (num_hyps, vocab), for extending every hypothesis of ``hyps`` by one unit."""
@@ -70,7 +72,6 @@ class StepScorer:
         predp = self.cache.slots[0].tensors[0].index_select(0, slots)  # (m, J)
         logits = self.model.joiner.joint(self.encp.index_select(0, frames), predp)  # (m, V)
         am = torch.log_softmax(logits, dim=-1)  # (m, V)
-        fused = am.clone()
-        if self.fused_terms:
-            fused[:, 1:] += self.cache.derived.tensors[0].index_select(0, slots)
-        return am, fused
+        if self.fused_terms:  # blank + 0 is exact, so this equals adding the term to the label columns only
+            return am, am + self.cache.derived.tensors[0].index_select(0, slots)
+        return am, am.clone()
