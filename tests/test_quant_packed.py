@@ -175,3 +175,19 @@ def test_qat_test_sets_take_paths(tmp_path):
     assert got == {"a": tmp_path / "a.jsonl", "target_test": tmp_path / "data" / "target_test.jsonl"}
     with pytest.raises(DataError, match="not found"):
         test_set_paths(tmp_path / "data", ["missing"])
+
+
+def test_shipped_workloads_carry_a_measured_wer_per_precision():
+    """Every real shipped workload records the FP32, INT8 and INT4 decodes' WER on its own utterances (the FP32
+    one is the decode it was traced from), and an arch is paired with its own precision's WER."""
+    from accelsim.trace.format import AccuracyMeta
+    from accelsim.trace.io import load_workload
+
+    for wl in sorted((ROOT / "workloads").iterdir()):
+        acc = load_workload(wl).meta.accuracy
+        assert acc is not None and set(acc.wer_by_precision) == {"fp32", "int8", "int4"}, wl
+        assert acc.wer_by_precision["fp32"] == acc.wer_percent and "espeak-ng" in acc.speech
+    old = AccuracyMeta(wer_percent=7.0, test_set="t")  # older workloads: no map, the float WER everywhere
+    assert old.wer_for("int4") == (7.0, "fp32")
+    new = AccuracyMeta(wer_percent=7.0, test_set="t", wer_by_precision={"fp32": 7.0, "int4": 9.0})
+    assert new.wer_for("int4") == (9.0, "int4") and new.wer_for("fp16") == (7.0, "fp32")

@@ -13,6 +13,7 @@ fake-quant simulation is the real integer arithmetic. INT4 x INT4 products over 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +107,21 @@ class IntWeight(nn.Module):
         return self.centered().float() * self.scale
 
 
+_FAKE_QUANT_ARITHMETIC = [False]
+
+
+@contextmanager
+def fake_quant_arithmetic():
+    """Inside the block every integer matmul computes what fake quantization simulates, ``x_hat @ w_hat^T`` in
+    float (dequantized activations and weights), instead of integer codes summed exactly then scaled: the
+    reference for checking that the integer path is the arithmetic QAT trained for."""
+    _FAKE_QUANT_ARITHMETIC[0] = True
+    try:
+        yield
+    finally:
+        _FAKE_QUANT_ARITHMETIC[0] = False
+
+
 #: Integers up to 2^24 are exact in float32, so are sums of integer products that never exceed it.
 FLOAT32_EXACT_INT = 1 << 24
 
@@ -123,6 +139,8 @@ def qmatmul(x: torch.Tensor, act: ActQ | None, w: IntWeight) -> torch.Tensor:
     The integer accumulation runs in float32 (BLAS) when :func:`float_accumulation_exact` proves it exact
     (every int4 and int8 matmul of the small and paper models), in int32 otherwise; the result is the same.
     """
+    if act is not None and act.fmt is None and w.is_int and _FAKE_QUANT_ARITHMETIC[0]:
+        return (act.codes_float(x) * act.scale) @ w.dequant().t()
     if act is not None and act.fmt is None and w.is_int:
         if float_accumulation_exact(x.shape[-1], act, w):
             acc = act.codes_float(x) @ w.centered_t_float()  # (N, out) exact integer sums in float32
