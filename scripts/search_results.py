@@ -171,7 +171,7 @@ def _gains(df: pd.DataFrame) -> list[str]:
     return out + [""]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--ckpt", default="models/small")
     p.add_argument("--int4-ckpt", default=None, help="QAT checkpoint of the acoustic model (omit: FP32 only)")
@@ -190,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="docs/results-search.md")
     p.add_argument("--resume", action="store_true", help="keep rows already in --csv")
     p.add_argument("--render-only", action="store_true", help="re-render --out from --csv, no decoding")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     torch.set_num_threads(1)
     csv = Path(args.csv)
     df = pd.read_csv(csv) if args.render_only else run(args, csv)
