@@ -123,6 +123,12 @@ def fig_wer_vs_rtf(df: pd.DataFrame) -> go.Figure:
         return empty_figure(title, "no workload in these results carries a measured accuracy (workload.yaml "
                                    "accuracy.wer_percent); synthetic workloads have none")
     data = data.dropna(subset=["wer_percent", "rtf"]).assign(label=lambda d: config_label(d))
+    if "wer_precision" in data:  # which decode each WER was measured with (its own precision, or the float one)
+        data = data.assign(label=data["label"] + "<br>WER of the " + data["wer_precision"].fillna("fp32").astype(str)
+                           + " decode")
+    speech = sorted({str(s) for s in data["speech"].dropna() if s}) if "speech" in data else []
+    if speech:
+        title += "<br><sub>WER measured on " + "; ".join(speech) + "</sub>"
     fig = go.Figure()
     for prec in precisions(data):
         grp = data[data["precision_mode"].astype(str) == prec]

@@ -2,7 +2,9 @@
 
 The row is the simulator's summary (unit-suffixed keys) plus what the report needs and must not recompute:
 
-- ``wer_percent`` / ``test_set``: the workload's measured accuracy (``workload.yaml`` accuracy), when present;
+- ``wer_percent`` / ``test_set``: the workload's measured accuracy (``workload.yaml`` accuracy), when present:
+  the decode at the arch's own precision when the workload records it (``accuracy.wer_by_precision``), else the
+  float decode; ``wer_precision`` says which, ``speech`` what the test speech was;
 - ``recipe``: the quantization recipe the workload's decode used;
 - ``core_peak_matrix_macs_per_s``, ``core_peak_vector_elems_per_s``, ``offchip_bytes_per_s``: the roofs of this
   arch at its precision policy;
@@ -91,8 +93,10 @@ def evaluate_point(task: PointTask) -> dict[str, Any]:
     result = simulate(arch, workload, record_timeline=task.timeline)
     row: dict[str, Any] = dict(result.summary())
     acc = workload.meta.accuracy
-    row["wer_percent"] = float(acc.wer_percent) if acc is not None else float("nan")
+    wer, wer_precision = acc.wer_for(arch.precision_mode) if acc is not None else (float("nan"), "")
+    row["wer_percent"], row["wer_precision"] = wer, wer_precision
     row["test_set"] = acc.test_set if acc is not None else ""
+    row["speech"] = (acc.speech or "") if acc is not None else ""
     row["recipe"] = workload.meta.recipe or ""
     row.update(roofline_columns(result))
     check_summary(row, arch=task.arch_file, workload=task.workload_dir, overrides=task.override_dict,

@@ -99,6 +99,18 @@ class AccuracyMeta(_Strict):
     wer_percent: float = Field(ge=0)
     cer_percent: float | None = Field(default=None, ge=0)
     test_set: str = Field(min_length=1)
+    wer_by_precision: dict[Literal["fp32", "int8", "int4"], float] | None = Field(
+        default=None, description="WER (%) of the same search on the same utterances decoded by the model at each "
+                                  "precision (fp32: the float model; int8 / int4: integer exports); optional")
+    speech: str | None = Field(default=None, description="what the test speech is (e.g. which synthesizer and voices)")
+
+    def wer_for(self, precision_mode: str) -> tuple[float, str]:
+        """(WER %, precision of the decode it was measured with) for an accelerator running ``precision_mode``:
+        that precision's own decode when recorded, else the float decode (``wer_percent``, precision fp32)."""
+        by = self.wer_by_precision or {}
+        if precision_mode in by:
+            return float(by[precision_mode]), precision_mode
+        return float(by.get("fp32", self.wer_percent)), "fp32"
 
 
 class WorkloadMeta(_Strict):

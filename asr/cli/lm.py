@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from asr.errors import ConfigError
+from asr.progress import add_progress_arg, progress_bar
 
 
 def register(sub) -> None:
@@ -26,6 +27,7 @@ def register(sub) -> None:
     t.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     t.add_argument("--init", default=None, help="start from this trained LM folder (its sizes win)")
     t.add_argument("--recipe", default=None, help="quantization-aware training with this recipe (asr.quant)")
+    add_progress_arg(t)
     t.set_defaults(func=_train)
 
     e = lm_sub.add_parser("eval", help="per-unit perplexity of an LM on a text file")
@@ -57,16 +59,18 @@ def _train(args: argparse.Namespace) -> int:
         init, meta = load_lm(args.init)
         if meta.get("recipe"):
             raise ConfigError(f"--init {args.init}: already quantized; start QAT from the float LM")
-    best = train_lm(
-        args.text,
-        args.out,
-        LMConfig(embed=args.embed, hidden=args.hidden, layers=args.layers),
-        TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_minutes=args.minutes,
-                    eval_every=args.eval_every, seed=args.seed),
-        log=lambda s: print(s, flush=True),
-        init=init,
-        recipe=args.recipe,
-    )
+    with progress_bar("lm train", args.steps, args.progress) as advance:
+        best = train_lm(
+            args.text,
+            args.out,
+            LMConfig(embed=args.embed, hidden=args.hidden, layers=args.layers),
+            TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, max_minutes=args.minutes,
+                        eval_every=args.eval_every, seed=args.seed),
+            log=lambda s: print(s, flush=True),
+            init=init,
+            recipe=args.recipe,
+            on_step=lambda step, loss: advance(1, info=f"loss {loss:.3f}"),
+        )
     print(f"lm train: best dev perplexity {best['dev_ppl']:.3f} at step {best['step']} -> {args.out}")
     return 0
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from accelsim.atomic import atomic_write_text
 from asr.errors import CheckpointError, DataError
+from asr.progress import add_progress_arg, progress_bar
 
 
 def register(sub) -> None:
@@ -35,9 +36,27 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, help="use only the first N training utterances")
     p.add_argument("--dev-utts", type=int, default=300, help="dev utterances decoded before/after")
     p.add_argument("--test-sets", nargs="*", default=["source_test", "target_test"],
-                   help="manifests (names in --data) decoded before and after (default: both test sets)")
-    p.add_argument("--cache", type=Path, help="feature cache folder (default OUT/feature_cache)")
+                   help="manifests decoded before and after: JSONL paths, or names of manifests in --data "
+                        "(default: source_test target_test)")
+    p.add_argument("--cache", type=Path, help="feature cache folder for the training set (default OUT/feature_cache)")
+    add_progress_arg(p)
     p.set_defaults(func=_qat)
+
+
+def test_set_paths(data: Path, test_sets: list[str]) -> dict[str, Path]:
+    """{result name: manifest path} for ``--test-sets``: a JSONL path as given (named by its stem), else a
+    manifest name inside ``--data``; DataError for a missing one or two sets of the same name."""
+    out: dict[str, Path] = {}
+    for entry in test_sets:
+        p = Path(entry)
+        path = p if p.suffix == ".jsonl" or p.is_file() else data / f"{entry}.jsonl"
+        if not path.is_file():
+            raise DataError(f"{path}: --test-sets manifest not found (give a JSONL path or a manifest name in --data)")
+        if path.stem in out or path.stem == "source_dev":
+            raise DataError(f"--test-sets: two manifests named {path.stem!r} ({out.get(path.stem, 'source_dev')} and "
+                            f"{path}); results are keyed by file name")
+        out[path.stem] = path
+    return out
 
 
 def resolve_model_dir(src: Path) -> Path:
@@ -59,22 +78,26 @@ def _qat(args: argparse.Namespace) -> int:
     import torch
 
     from asr.data.dataset import SpeechDataset
+    from asr.data.manifest import read_manifest
     from asr.model.io import load_model
     from asr.quant.io import save_qat
     from asr.quant.pack import build_export
     from asr.quant.prepare import convert
     from asr.quant.qat import QATConfig, finetune, prepare_calibrated
     from asr.quant.recipe import load_recipe
-    from asr.train.trainer import evaluate, stdout_log
+    from asr.search.decode import transcribe
+    from asr.train.metrics import cer, wer
+    from asr.train.trainer import stdout_log
 
     recipe = load_recipe(args.recipe)
     qcfg = QATConfig(steps=args.steps, lr=args.lr, batch_frames=args.batch_frames, calib_batches=args.calib_batches,
                      threads=args.threads, seed=args.seed)
     model_dir = resolve_model_dir(args.src)
     fp32, mcfg = load_model(model_dir)
-    for name in ["source_train", "source_dev", *args.test_sets]:
+    for name in ["source_train", "source_dev"]:
         if not (args.data / f"{name}.jsonl").is_file():
             raise DataError(f"{args.data / (name + '.jsonl')}: manifest not found (give --data a corpus folder)")
+    tests = test_set_paths(args.data, args.test_sets)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "asr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     atomic_write_text(args.out / "COMMAND.txt", command + "\n")
@@ -85,26 +108,35 @@ def _qat(args: argparse.Namespace) -> int:
                                                    limit=limit, min_frames=mcfg.stack)
     log(f"{model_dir}: {sum(p.numel() for p in fp32.parameters()):,} parameters; recipe {recipe.name} ({args.recipe})")
     train = load("source_train", args.limit)
-    sets = {"source_dev": load("source_dev", args.dev_utts)} | {name: load(name) for name in args.test_sets}
+    if len(train) == 0:
+        raise DataError(f"{args.data / 'source_train.jsonl'}: no usable utterances ({train.skipped[:1]})")
+    # scored with the one decoding path of `asr decode --beam 1` / `asr eval` (float32 features, greedy)
+    skipped: dict[str, list[str]] = {name: [] for name in ["source_dev", *tests]}
+    sets = {"source_dev": read_manifest(args.data / "source_dev.jsonl", problems=skipped["source_dev"])[: args.dev_utts]}
+    sets |= {name: read_manifest(path, problems=skipped[name]) for name, path in tests.items()}
 
     def score(model, tag: str) -> dict:
         out = {}
-        for name, data in sets.items():
+        model.eval()
+        for name, utts in sets.items():
             t0 = time.time()
-            res = evaluate(model, data, args.batch_frames)
-            out[name] = {"wer_percent": round(100 * res["wer"], 2), "cer_percent": round(100 * res["cer"], 2),
-                         "utts": res["utts"]}
-            log(f"{tag:>10} {name:<12} WER {100 * res['wer']:6.2f} %  CER {100 * res['cer']:6.2f} %  "
-                f"({res['utts']} utts, {time.time() - t0:.0f} s)")
+            bad: list[str] = []
+            encoded, decoded = transcribe(model, utts, skipped=bad, label=f"{tag} {name}", progress=args.progress)
+            refs, hyps = [e.ref for e in encoded], [d.text for d in decoded]
+            w, c = (100 * wer(refs, hyps), 100 * cer(refs, hyps)) if refs else (float("nan"), float("nan"))
+            out[name] = {"wer_percent": round(w, 2), "cer_percent": round(c, 2), "utts": len(refs),
+                         "skipped": len(skipped[name]) + len(bad)}
+            log(f"{tag:>10} {name:<12} WER {w:6.2f} %  CER {c:6.2f} %  ({len(refs)} utts, {time.time() - t0:.0f} s)")
         return out
 
     results = {"recipe": recipe.name, "recipe_file": str(args.recipe), "from": str(model_dir), "command": command,
-               "qat_config": asdict(qcfg)}
+               "qat_config": asdict(qcfg), "test_sets": {name: str(path) for name, path in tests.items()}}
     results["fp32"] = score(fp32, "fp32")
     qmodel = prepare_calibrated(fp32, recipe, train, qcfg)
     results["calibrated"] = score(qmodel, "calibrated")
     t0 = time.time()
-    finetune(qmodel, train, qcfg, log)
+    with progress_bar("qat", qcfg.steps, args.progress) as advance:
+        finetune(qmodel, train, qcfg, log, on_step=lambda step, loss: advance(1, info=f"loss/unit {loss:.3f}"))
     results["qat_seconds"] = round(time.time() - t0, 1)
     results["qat"] = score(qmodel, "qat")
     save_qat(qmodel, mcfg, recipe, args.out / "model")

@@ -30,14 +30,15 @@ def register(sub) -> None:
 def _run(args: argparse.Namespace) -> int:
     from asr.model import ModelConfig
     from asr.search.decode import decode_all, encode, word_error_rate
-    from asr.search.setup import fusion_weights, load_acoustic, load_fusion, set_threads
+    from asr.search.setup import fusion_weights, is_integer_model, load_acoustic, load_fusion, set_threads
     from asr.trace.workload import write_decode_trace
 
     set_threads(args.threads)
     cfg = search_config(args)
     weights = fusion_weights(args.fusion, args.lam, args.mu, args.rho, args.weights)
-    model, _, recipe = load_acoustic(args.ckpt, args.recipe)
-    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, recipe)
+    model, path, recipe = load_acoustic(args.ckpt, args.recipe)
+    fusion, lm_info = load_fusion(weights, args.lm_target, args.lm_source, recipe, acoustic_dir=path,
+                                  integer=is_integer_model(model))
     decoded_with = recipe.name if recipe is not None else None
     if args.pclass_recipe:
         from asr.quant.recipe import load_recipe

@@ -12,6 +12,7 @@ import json
 import random
 
 from asr.cli.decode import add_model_args, read_utts, search_config
+from asr.progress import add_progress_arg, progress_bar
 from asr.search.step import ALGORITHMS, MAX_BEAM
 from asr.validate import finite_float
 
@@ -42,6 +43,7 @@ def register(sub) -> None:
     p.add_argument("--trials", type=int, default=30, help="random search: number of trials (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random search seed")
     p.add_argument("--out", required=True, help="JSON file for all trials and the best weights")
+    add_progress_arg(p)
     p.set_defaults(func=_run)
 
 
@@ -65,22 +67,26 @@ def _run(args: argparse.Namespace) -> int:
     from accelsim.atomic import atomic_write_text
     from asr.search.decode import decode_all, encode, word_error_rate
     from asr.search.scorer import FusionWeights, build_fusion
-    from asr.search.setup import load_acoustic, load_lms, set_threads
+    from asr.search.setup import is_integer_model, load_acoustic, load_lms, set_threads
 
     set_threads(args.threads)
     cfg = search_config(args)
     points = candidates(args)
     model, path, recipe = load_acoustic(args.ckpt, args.recipe)
-    target, source, lm_info = load_lms(args.fusion, args.lm_target, args.lm_source, recipe)
-    encoded = encode(model, read_utts(args.manifest, args.limit))
+    target, source, lm_info = load_lms(args.fusion, args.lm_target, args.lm_source, recipe, acoustic_dir=path,
+                                       integer=is_integer_model(model))
+    utts = read_utts(args.manifest, args.limit)
+    with progress_bar("encode", len(utts), args.progress) as advance:
+        encoded = encode(model, utts, on_utt=advance)
     base = word_error_rate(encoded, decode_all(model, encoded, cfg))
     print(f"no LM: WER {base:.2f} % on {len(encoded)} utterances of {args.manifest} ({cfg.algorithm} beam {cfg.beam})")
     trials = []
-    for i, (lam, mu, rho) in enumerate(points):
-        fusion = build_fusion(FusionWeights(args.fusion, lam, mu, rho), target, source)
-        wer = word_error_rate(encoded, decode_all(model, encoded, cfg, fusion))
-        trials.append({"lambda": lam, "mu": mu, "rho": rho, "wer_percent": round(wer, 3)})
-        print(f"[{i + 1}/{len(points)}] lambda {lam:g} mu {mu:g} rho {rho:g}: WER {wer:.2f} %", flush=True)
+    with progress_bar("tune-fusion", len(points) * len(encoded), args.progress) as advance:
+        for i, (lam, mu, rho) in enumerate(points):
+            fusion = build_fusion(FusionWeights(args.fusion, lam, mu, rho), target, source)
+            wer = word_error_rate(encoded, decode_all(model, encoded, cfg, fusion, on_utt=advance))
+            trials.append({"lambda": lam, "mu": mu, "rho": rho, "wer_percent": round(wer, 3)})
+            print(f"[{i + 1}/{len(points)}] lambda {lam:g} mu {mu:g} rho {rho:g}: WER {wer:.2f} %", flush=True)
     best = min(trials, key=lambda r: (r["wer_percent"], r["lambda"], r["mu"], r["rho"]))
     doc = {"fusion": args.fusion, "manifest": args.manifest, "utterances": len(encoded), "ckpt": str(path),
            "recipe": recipe.name if recipe is not None else None, "algorithm": cfg.algorithm, "beam": cfg.beam, "method": args.method,

@@ -106,11 +106,13 @@ def train_lm(
     log: Callable[[str], None] = print,
     init: CharLSTMLM | None = None,
     recipe: str | Path | None = None,
+    on_step: Callable[[int, float], None] | None = None,
 ) -> dict:
     """Train on ``text``, keep the checkpoint with the best dev perplexity in ``out``; returns its summary.
 
     ``init`` starts from a trained LM (its config wins over ``cfg``); ``recipe`` makes it quantization-aware
     training: the LM is fake-quantized by ``asr.quant.prepare``, calibrated, then fine-tuned.
+    ``on_step(step, train_loss_nats)`` is called after every step (a progress bar); it does not change the run.
     """
     torch.manual_seed(tcfg.seed)
     rng = random.Random(tcfg.seed)
@@ -144,6 +146,8 @@ def train_lm(
         nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip)
         opt.step()
         sched.step()
+        if on_step is not None:
+            on_step(step, float(loss.detach()))
         out_of_time = time.monotonic() - start > tcfg.max_minutes * 60
         if step % tcfg.eval_every == 0 or step == tcfg.steps or out_of_time:
             ppl = perplexity(model, dev)

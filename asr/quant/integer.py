@@ -13,6 +13,7 @@ fake-quant simulation is the real integer arithmetic. INT4 x INT4 products over 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +51,11 @@ class ActQ:
         q = F.quantize(x, torch.tensor(self.scale), torch.tensor(self.zero), self.bits, self.symmetric)
         return (q - self.zero).to(torch.int32)
 
+    def codes_float(self, x: torch.Tensor) -> torch.Tensor:
+        """The same codes ``q - z`` held in a float32 tensor (exact: |q - z| < 2^9)."""
+        q = F.quantize(x, torch.tensor(self.scale), torch.tensor(self.zero), self.bits, self.symmetric)
+        return q - self.zero
+
 
 class IntWeight(nn.Module):
     """A frozen weight (out, in): int codes in an int8 tensor + per-row or per-tensor scale and zero point.
@@ -81,6 +87,19 @@ class IntWeight(nn.Module):
         """``q_w - z_w`` as int32 (out, in)."""
         return self.codes.to(torch.int32) - self.zero
 
+    def centered_t_float(self) -> torch.Tensor:
+        """``(q_w - z_w)^T`` (in, out) as float32 integers, cached until the codes or zero points change."""
+        key = (self.codes, self.zero)
+        cached = getattr(self, "_centered_t", None)
+        if cached is None or cached[0][0] is not key[0] or cached[0][1] is not key[1]:
+            cached = (key, self.centered().t().float().contiguous())
+            object.__setattr__(self, "_centered_t", cached)
+        return cached[1]
+
+    def max_code(self) -> int:
+        """Largest possible ``abs(q_w - z_w)``: 2^(b-1) - 1 symmetric, 2^b - 1 asymmetric."""
+        return (1 << (self.bits - 1)) - 1 if self.symmetric else (1 << self.bits) - 1
+
     def dequant(self) -> torch.Tensor:
         """Float weight (out, in) exactly as the fake-quant model sees it."""
         if not self.is_int:
@@ -88,11 +107,46 @@ class IntWeight(nn.Module):
         return self.centered().float() * self.scale
 
 
+_FAKE_QUANT_ARITHMETIC = [False]
+
+
+@contextmanager
+def fake_quant_arithmetic():
+    """Inside the block every integer matmul computes what fake quantization simulates, ``x_hat @ w_hat^T`` in
+    float (dequantized activations and weights), instead of integer codes summed exactly then scaled: the
+    reference for checking that the integer path is the arithmetic QAT trained for."""
+    _FAKE_QUANT_ARITHMETIC[0] = True
+    try:
+        yield
+    finally:
+        _FAKE_QUANT_ARITHMETIC[0] = False
+
+
+#: Integers up to 2^24 are exact in float32, so are sums of integer products that never exceed it.
+FLOAT32_EXACT_INT = 1 << 24
+
+
+def float_accumulation_exact(k: int, act: ActQ, w: IntWeight) -> bool:
+    """True when ``K * max|q_x - z_x| * max|q_w - z_w| <= 2^24``: every partial sum of the integer dot products
+    is then an integer that float32 holds exactly, so a float32 matmul returns the int32 result bit for bit."""
+    max_x = (1 << (act.bits - 1)) - 1 if act.symmetric else (1 << act.bits) - 1
+    return k * max_x * w.max_code() <= FLOAT32_EXACT_INT
+
+
 def qmatmul(x: torch.Tensor, act: ActQ | None, w: IntWeight) -> torch.Tensor:
-    """x (N, K) float -> (N, out) float = Q(x) @ Q(W)^T, integer-exact when both sides are integer."""
+    """x (N, K) float -> (N, out) float = Q(x) @ Q(W)^T, integer-exact when both sides are integer.
+
+    The integer accumulation runs in float32 (BLAS) when :func:`float_accumulation_exact` proves it exact
+    (every int4 and int8 matmul of the small and paper models), in int32 otherwise; the result is the same.
+    """
+    if act is not None and act.fmt is None and w.is_int and _FAKE_QUANT_ARITHMETIC[0]:
+        return (act.codes_float(x) * act.scale) @ w.dequant().t()
     if act is not None and act.fmt is None and w.is_int:
-        acc = act.codes(x) @ w.centered().t()  # (N, out) int32 accumulation
-        return acc.float() * (act.scale * w.scale.t())
+        if float_accumulation_exact(x.shape[-1], act, w):
+            acc = act.codes_float(x) @ w.centered_t_float()  # (N, out) exact integer sums in float32
+        else:
+            acc = (act.codes(x) @ w.centered().t()).float()  # (N, out) int32 accumulation
+        return acc * (act.scale * w.scale.t())
     if act is not None and act.fmt is not None:
         x = F.float_emulate(x, act.fmt)
     elif act is not None:

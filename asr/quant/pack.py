@@ -198,3 +198,104 @@ def unpacked_weight(tensors: dict[str, torch.Tensor], layout: dict, name: str) -
     codes = codes.view(*info["shape"])
     zero = tensors[f"{name}.zero"].to(torch.int32).view(-1, 1) if f"{name}.zero" in tensors else 0
     return (codes - zero).float() * tensors[f"{name}.scale"].float().view(-1, 1)
+
+
+def is_packed_dir(path: str | Path) -> bool:
+    """True for a folder written by ``asr export`` (``model.packed.safetensors`` + config.yaml + recipe.yaml)."""
+    return (Path(path) / PACKED_FILE).is_file()
+
+
+def _fill_weight(w: IntWeight, tensors: dict[str, torch.Tensor], layout: dict, name: str, where: str) -> None:
+    """Set an integer-model weight from its packed entries (codes, FP16 scales, zero points) in place."""
+    if not w.is_int:
+        if name not in tensors:
+            raise CheckpointError(f"{where}: no tensor {name!r} (FP16 weight expected by the recipe)")
+        w.w_float = tensors[name].float()
+        return
+    info = layout.get(name)
+    if info is None or f"{name}.codes" not in tensors:
+        raise CheckpointError(f"{where}: no packed weight {name!r} (the recipe quantizes it)")
+    if list(info["shape"]) != list(w.codes.shape) or info["bits"] != w.bits or bool(info["signed"]) != bool(w.symmetric):
+        raise CheckpointError(f"{where}: {name}: file has shape {info['shape']} int{info['bits']} signed={info['signed']}, "
+                              f"config and recipe expect {list(w.codes.shape)} int{w.bits} signed={bool(w.symmetric)}")
+    count = w.codes.numel()
+    codes = unpack_codes(tensors[f"{name}.codes"], info["bits"], count, info["signed"]).view(*info["shape"])
+    w.codes = codes.to(w.codes.dtype)
+    rows = w.codes.shape[0] if w.per_channel else 1
+    w.scale = tensors[f"{name}.scale"].float().reshape(rows, 1)
+    zero = tensors.get(f"{name}.zero")
+    w.zero = (zero.to(torch.int32).reshape(rows, 1) if zero is not None else torch.zeros(rows, 1, dtype=torch.int32))
+
+
+def _fill_acts(acts: list, tensors: dict[str, torch.Tensor], name: str, where: str) -> list:
+    """Activation quantizers with the (scale, zero) stored in the file (integer ones; float formats kept)."""
+    from dataclasses import replace
+
+    out = []
+    for i, a in enumerate(acts):
+        if a is not None and a.fmt is None:
+            key = f"{name}.act.{i}"
+            if key not in tensors:
+                raise CheckpointError(f"{where}: no activation quantizer {key!r}")
+            scale, zero = (float(v) for v in tensors[key].float())
+            a = replace(a, scale=scale, zero=zero)
+        out.append(a)
+    return out
+
+
+def load_packed(path_dir: str | Path):
+    """(integer model in eval mode, ModelConfig, Recipe) from a folder written by ``asr export``.
+
+    The model is built from config.yaml and recipe.yaml, converted to the integer modules of
+    :mod:`asr.quant.integer`, and every weight, bias and activation range is set from the packed file:
+    the model that runs is exactly the shipped file (FP16 scales and biases included).
+    """
+    from asr.model.config import ModelConfig, read_sections
+    from asr.model.io import CONFIG
+    from asr.model.transducer import Transducer
+    from asr.quant.prepare import convert, prepare
+    from asr.quant.recipe import load_recipe
+    from asr.errors import ConfigError
+
+    d = Path(path_dir)
+    if not is_packed_dir(d):
+        raise CheckpointError(f"{d}: not a packed model folder (expected {PACKED_FILE}, config.yaml, recipe.yaml; "
+                              "write one with `asr export`)")
+    try:
+        cfg = ModelConfig.from_dict(read_sections(d / CONFIG), str(d / CONFIG))
+        recipe = load_recipe(d / "recipe.yaml")
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+    where = str(d / PACKED_FILE)
+    tensors, layout, meta = read_packed(d / PACKED_FILE)
+    if meta.get("recipe") not in (None, recipe.name):
+        raise CheckpointError(f"{where}: packed with recipe {meta.get('recipe')!r}, but {d / 'recipe.yaml'} is "
+                              f"{recipe.name!r}")
+    model = convert(prepare(Transducer(cfg), recipe, inplace=True), "int", inplace=True)
+    with torch.no_grad():
+        for path, mod in model.named_modules():
+            if isinstance(mod, IntLSTM):
+                for key in mod.w_ih:
+                    _fill_weight(mod.w_ih[key], tensors, layout, f"{path}.weight_ih_{key}", where)
+                    _fill_weight(mod.w_hh[key], tensors, layout, f"{path}.weight_hh_{key}", where)
+                    if getattr(mod, f"bias_{key}") is not None:
+                        setattr(mod, f"bias_{key}", _tensor(tensors, f"{path}.bias_{key}", where).float())
+                mod.act_in = _fill_acts(mod.act_in, tensors, path + ".input", where)
+                mod.act_h = _fill_acts(mod.act_h, tensors, path + ".hidden", where)
+            elif isinstance(mod, IntLinear):
+                _fill_weight(mod.weight, tensors, layout, f"{path}.weight", where)
+                if mod.bias is not None:
+                    mod.bias = _tensor(tensors, f"{path}.bias", where).float()
+                mod.act = _fill_acts([mod.act], tensors, path + ".input", where)[0]
+            elif isinstance(mod, IntEmbedding):
+                _fill_weight(mod.weight, tensors, layout, f"{path}.weight", where)
+        for name, p in model.named_parameters():
+            p.copy_(_tensor(tensors, f"float.{name}", where).float())
+    model.quant_recipe = recipe
+    return model.eval(), cfg, recipe
+
+
+def _tensor(tensors: dict[str, torch.Tensor], key: str, where: str) -> torch.Tensor:
+    if key not in tensors:
+        raise CheckpointError(f"{where}: tensor {key!r} missing")
+    return tensors[key]

@@ -66,8 +66,11 @@ def prepare_calibrated(fp32_model: torch.nn.Module, recipe: Recipe, train, cfg: 
     return model.eval()
 
 
-def finetune(model: torch.nn.Module, train, cfg: QATConfig, log=print) -> torch.nn.Module:
-    """Fine-tune a prepared (and calibrated) model in place for ``cfg.steps`` steps on ``train``."""
+def finetune(model: torch.nn.Module, train, cfg: QATConfig, log=print, on_step=None) -> torch.nn.Module:
+    """Fine-tune a prepared (and calibrated) model in place for ``cfg.steps`` steps on ``train``.
+
+    ``on_step(step, loss_per_unit)`` is called after every step (a progress bar); it does not change the run.
+    """
     from asr.train.config import TrainConfig
     from asr.train.loss import rnnt_loss
     from asr.train.trainer import lr_at
@@ -100,6 +103,8 @@ def finetune(model: torch.nn.Module, train, cfg: QATConfig, log=print) -> torch.
             else:
                 log(f"step {step}: non-finite loss, batch skipped")
             step += 1
+            if on_step is not None:
+                on_step(step, float(nll.detach().sum()) / max(1, int(tlens.sum())))
             if step % cfg.log_every == 0:
                 dt = (time.time() - t0) / step
                 log(f"qat step {step}/{cfg.steps} loss/unit {loss_acc / max(1, tok_acc):.3f} "

@@ -38,8 +38,8 @@ def alsd(model, encp: torch.Tensor, cfg: SearchConfig, fusion: Fusion = Fusion()
             if observer is not None:
                 observer.begin_step(i)
             am, fused = scorer.score(beam)  # (m, V) each
-            full = torch.tensor([len(h.tokens) >= u_max for h in beam])  # (m,): label budget spent
-            if bool(full.any()):
+            full = [r for r, h in enumerate(beam) if len(h.tokens) >= u_max]  # label budget spent
+            if full:
                 fused[full, 1:] = -math.inf
             kept = expand_and_prune(beam, am, fused, cfg.beam, label_advances_frame=False)
             if observer is not None:

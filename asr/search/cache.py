@@ -48,50 +48,71 @@ class _Slots:
 
 
 class PrefixCache:
-    """Slot tensors per scorer (output rows + state rows) and a dict prefix -> slot."""
+    """Slot tensors per scorer (output rows + state rows) and a dict prefix -> slot.
 
-    def __init__(self, scorers: Sequence[Scorer], observer=None) -> None:
+    ``derive`` (optional) maps the new prefixes' output rows of every scorer (scorer order) to one more row
+    per prefix, stored beside them (the search keeps its prefix-only fusion term there, computed once).
+    """
+
+    def __init__(self, scorers: Sequence[Scorer], observer=None, derive=None) -> None:
         self.scorers = list(scorers)
         self.slots = [_Slots() for _ in self.scorers]
+        self.derived = _Slots()
+        self.derive = derive
         self.index: dict[tuple[int, ...], int] = {}
         self.observer = observer
         self._init_root()
 
     def _init_root(self) -> None:
         tokens = torch.tensor([SOS])
+        outs = []
         for scorer, store in zip(self.scorers, self.slots):
             out, state = scorer.step(tokens, scorer.initial_state(1))
             store.append([out, *state])
+            outs.append(out)
+        if self.derive is not None:
+            self.derived.append([self.derive(outs)])
         self.index[()] = 0
         if self.observer is not None:
             self.observer.scorers(1, gathered=0)
 
     def ensure(self, prefixes: Sequence[tuple[int, ...]]) -> int:
         """Compute every prefix of ``prefixes`` not cached yet in one batched call per scorer; returns how many."""
+        index = self.index
         new: list[tuple[int, ...]] = []
         seen = set()
         for y in prefixes:
-            if y not in self.index and y not in seen:
+            if y not in index and y not in seen:
                 seen.add(y)
                 new.append(y)
         if not new:
             return 0
-        for y in new:
-            if y[:-1] not in self.index:
-                raise KeyError(f"prefix {y} reached before its parent was cached (search bug)")
-        parents = torch.tensor([self.index[y[:-1]] for y in new])  # (m,)
+        try:
+            parents = torch.tensor([index[y[:-1]] for y in new])  # (m,)
+        except KeyError:
+            bad = next(y for y in new if y[:-1] not in index)
+            raise KeyError(f"prefix {bad} reached before its parent was cached (search bug)") from None
         tokens = torch.tensor([y[-1] for y in new])  # (m,)
         if self.observer is not None:
             self.observer.scorers(len(new), gathered=len(new))
+        outs = []
         with torch.no_grad():
             for scorer, store in zip(self.scorers, self.slots):
-                rows = store.take(parents)
-                state: State = tuple(rows[1:])  # (m, layers, H) each
+                state: State = tuple(t.index_select(0, parents) for t in store.tensors[1:])  # (m, layers, H) each
                 out, state = scorer.step(tokens, state)  # (m, D)
                 slots = store.append([out, *state])
+                outs.append(out)
+            if self.derive is not None:
+                self.derived.append([self.derive(outs)])
         for y, s in zip(new, slots):
-            self.index[y] = s
+            index[y] = s
         return len(new)
+
+    def lookup(self, prefixes: Sequence[tuple[int, ...]]) -> torch.Tensor:
+        """Slot indices (m,) of ``prefixes``, computing the ones not cached yet first (:meth:`ensure`)."""
+        self.ensure(prefixes)
+        index = self.index
+        return torch.tensor([index[y] for y in prefixes])
 
     def outputs(self, prefixes: Sequence[tuple[int, ...]]) -> list[torch.Tensor]:
         """Each scorer's cached output rows for ``prefixes``: a list of (m, D) tensors, scorer order."""

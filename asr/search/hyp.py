@@ -36,6 +36,20 @@ def _logaddexp(a: float, b: float) -> float:
     return a + math.log1p(math.exp(b - a))
 
 
+def _merge_scores(group: list[tuple[float, float]]) -> tuple[float, float]:
+    """(score, am_score) of hypotheses merged by log-add-exp, summed in descending order (as merge_hyps)."""
+    if len(group) == 1:
+        return group[0]
+    scores = sorted((s for s, _ in group), reverse=True)
+    ams = sorted((a for _, a in group), reverse=True)
+    score, am = scores[0], ams[0]
+    for s in scores[1:]:
+        score = _logaddexp(score, s)
+    for s in ams[1:]:
+        am = _logaddexp(am, s)
+    return score, am
+
+
 def merge_hyps(hyps: Iterable[Hyp]) -> list[Hyp]:
     """Recombine hypotheses with equal (tokens, t) by log-add-exp; result sorted best first.
 
@@ -83,17 +97,27 @@ def expand_and_prune(
     k = min(total.numel(), 2 * beam)
     best = torch.topk(total, k)
     vocab = fused.shape[1]
-    rows = (best.indices // vocab).tolist()
-    cols = (best.indices % vocab).tolist()
+    flat = best.indices.tolist()
     scores = best.values.tolist()
-    am_gain = am_logp.flatten()[best.indices].tolist()
-    out = []
-    for r, c, s, a in zip(rows, cols, scores, am_gain):
+    am_gain = am_logp.flatten().index_select(0, best.indices).tolist()
+    step = int(label_advances_frame)
+    # candidates grouped by (tokens, t); Hyp objects are made only for the survivors
+    groups: dict[tuple[tuple[int, ...], int], list[tuple[float, float]]] = {}
+    for i, s, a in zip(flat, scores, am_gain):
         if s == -math.inf:
             continue
+        r, c = divmod(i, vocab)
         h = hyps[r]
-        if c == blank:
-            out.append(Hyp(h.tokens, s, h.am_score + a, h.t + 1))
+        key = (h.tokens, h.t + 1) if c == blank else (h.tokens + (c,), h.t + step)
+        entry = (s, h.am_score + a)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [entry]
         else:
-            out.append(Hyp(h.tokens + (c,), s, h.am_score + a, h.t + int(label_advances_frame)))
-    return merge_hyps(out)[:beam]
+            group.append(entry)
+    merged = [(-_merge_scores(g)[0], key[0], key[1], g) for key, g in groups.items()]
+    merged.sort(key=lambda row: row[:3])
+    out = []
+    for neg, tokens, t, g in merged[:beam]:
+        out.append(Hyp(tokens, -neg, _merge_scores(g)[1], t))
+    return out

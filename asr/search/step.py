@@ -37,29 +37,41 @@ class SearchConfig:
 
 
 class StepScorer:
-    """Holds the per-utterance prefix cache and the projected encoder frames; scores one step at a time."""
+    """Holds the per-utterance prefix cache and the projected encoder frames; scores one step at a time.
+
+    The fusion term of a label extension (``rho + sum_i weight_i log P_i(k | y)``) depends on the prefix only,
+    so it is computed once per prefix when the prefix enters the cache (same float operations, same order,
+    as applying it per step) and a step adds one gathered row to the joint's log-probs.
+    """
 
     def __init__(self, model, encp: torch.Tensor, fusion: Fusion, observer=None) -> None:
         self.model = model
         self.encp = encp  # (T, J) encoder frames already projected by joiner.project_enc
         self.fusion = fusion
         self.observer = observer
-        self.cache = PrefixCache([prediction_scorer(model), *(s for s, _ in fusion.terms)], observer)
+        self.fused_terms = bool(fusion.terms or fusion.rho)
+        self.cache = PrefixCache([prediction_scorer(model), *(s for s, _ in fusion.terms)], observer,
+                                 derive=self._label_terms if self.fused_terms else None)
+
+    def _label_terms(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        """(m, V) fusion term of each unit for new prefixes (0 for blank); ``outs`` = [prediction rows, LM rows...]."""
+        vocab = outs[1].shape[1] if len(outs) > 1 else self.model.cfg.vocab_size
+        row = torch.zeros(outs[0].shape[0], vocab)  # (m, V)
+        lm = row[:, 1:]  # labels only
+        lm.fill_(self.fusion.rho)
+        for (_, weight), lp in zip(self.fusion.terms, outs[1:]):
+            lm += weight * lp[:, 1:]
+        return row
 
     def score(self, hyps: list[Hyp]) -> tuple[torch.Tensor, torch.Tensor]:
         """(am_logp, fused), each (num_hyps, vocab), for extending every hypothesis of ``hyps`` by one unit."""
-        prefixes = [h.tokens for h in hyps]
-        self.cache.ensure(prefixes)
-        outs = self.cache.outputs(prefixes)  # [(m, J), (m, V) per LM]
+        slots = self.cache.lookup([h.tokens for h in hyps])  # (m,)
         frames = torch.tensor([h.t for h in hyps])  # (m,)
         if self.observer is not None:
             self.observer.joint(len(hyps))
-        logits = self.model.joiner.joint(self.encp.index_select(0, frames), outs[0])  # (m, V)
+        predp = self.cache.slots[0].tensors[0].index_select(0, slots)  # (m, J)
+        logits = self.model.joiner.joint(self.encp.index_select(0, frames), predp)  # (m, V)
         am = torch.log_softmax(logits, dim=-1)  # (m, V)
-        fused = am.clone()
-        if self.fusion.terms or self.fusion.rho:
-            lm = torch.full_like(am[:, 1:], self.fusion.rho)  # (m, V-1): labels only
-            for (_, weight), lp in zip(self.fusion.terms, outs[1:]):
-                lm += weight * lp[:, 1:]
-            fused[:, 1:] += lm
-        return am, fused
+        if self.fused_terms:  # blank + 0 is exact, so this equals adding the term to the label columns only
+            return am, am + self.cache.derived.tensors[0].index_select(0, slots)
+        return am, am.clone()

@@ -1,0 +1,91 @@
+"""Measure each shipped workload's WER at every precision and record it in its workload.yaml.
+
+    python3 scripts/precision_wers.py workloads/*      # 10 search configs x 3 precisions, about 5 min on one core
+
+A workload's ``accuracy.wer_percent`` is the WER of the FP32 decode it was traced from. This script decodes the
+same utterances with the same search (algorithm, beam, fusion and weights from the workload) with the FP32
+model (`models/small` + `models/lm_*`), the INT8 export (`models/small_int8` + `models/lm_*/int8`, PTQ,
+`scripts/ptq_int8.py`) and the INT4 export (`models/small_int4` + `models/lm_*/int4`, QAT) running the integer
+path, and writes ``accuracy.wer_by_precision`` {fp32, int8, int4} and ``accuracy.speech`` into the workload.yaml
+(nothing else changes: the ops file and its checksum are untouched). The FP32 decode must reproduce the recorded
+``wer_percent``, else the script stops. The report then pairs every simulated precision with its own WER.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accelsim.atomic import atomic_write_text  # noqa: E402
+from asr.data.manifest import read_manifest  # noqa: E402
+from asr.search.decode import transcribe, word_error_rate  # noqa: E402
+from asr.search.scorer import FusionWeights  # noqa: E402
+from asr.search.setup import is_integer_model, load_acoustic, load_fusion  # noqa: E402
+from asr.search.step import SearchConfig  # noqa: E402
+
+MODELS = {"fp32": ROOT / "models/small", "int8": ROOT / "models/small_int8", "int4": ROOT / "models/small_int4"}
+SPEECH = "espeak-ng synthesized speech (project corpus: 7 English accents x 32 voice variants)"
+
+
+def _test_set(test_set: str) -> tuple[Path, int]:
+    """(manifest, utterances) from a workload's ``accuracy.test_set`` ("PATH (first N utterances)")."""
+    m = re.fullmatch(r"(\S+)(?: \(first (\d+) utterances\))?", test_set.strip())
+    if m is None:
+        raise SystemExit(f"cannot read the test set {test_set!r}")
+    return ROOT / m.group(1), int(m.group(2) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("workloads", nargs="+", type=Path)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    models = {prec: load_acoustic(path) for prec, path in MODELS.items()}
+    done: dict[tuple, float] = {}
+    for wl in args.workloads:
+        meta_path = wl / "workload.yaml"
+        text = meta_path.read_text(encoding="utf-8")
+        meta = yaml.safe_load(text)
+        acc = meta.get("accuracy")
+        if meta.get("synthetic") or not acc:
+            print(f"{wl}: no measured accuracy (synthetic), skipped")
+            continue
+        manifest, limit = _test_set(acc["test_set"])
+        utts = read_manifest(manifest)[: limit or None]
+        s = meta["search"]
+        fw = s.get("fusion_weights") or {}
+        weights = FusionWeights(s["fusion"], fw.get("lambda", 0.0), fw.get("mu", 0.0), fw.get("rho", 0.0)) \
+            if s["fusion"] != "none" else FusionWeights("none")
+        cfg = SearchConfig(beam=int(s["beam"]), algorithm=s["algorithm"])
+        by = {}
+        for prec, (model, path, recipe) in models.items():
+            key = (prec, str(manifest), len(utts), cfg, weights)
+            if key not in done:
+                fusion, _ = load_fusion(weights, None, None, recipe, acoustic_dir=path, integer=is_integer_model(model))
+                encoded, decoded = transcribe(model, utts, cfg, fusion, progress=False)
+                done[key] = round(word_error_rate(encoded, decoded), 3)
+            by[prec] = done[key]
+        if abs(by["fp32"] - float(acc["wer_percent"])) > 0.01:
+            raise SystemExit(f"{meta_path}: the FP32 decode gives WER {by['fp32']} %, the workload records "
+                             f"{acc['wer_percent']} %: not the same decode")
+        new = dict(acc, wer_by_precision=by, speech=SPEECH)
+        line = "accuracy: " + yaml.safe_dump(new, default_flow_style=True, width=10_000).strip() + "\n"
+        out, n = re.subn(r"(?m)^accuracy:.*\n", line, text, count=1)
+        if n != 1:
+            raise SystemExit(f"{meta_path}: no one-line accuracy mapping to update")
+        atomic_write_text(meta_path, out)
+        print(f"{wl}: {s['algorithm']} beam {s['beam']} fusion {s['fusion']}, {len(utts)} utterances: "
+              + ", ".join(f"{k} {v:.2f} %" for k, v in by.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
