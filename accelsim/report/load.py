@@ -23,7 +23,8 @@ _OK_REQUIRED = ("precision_mode", "workload", "beam", "fusion", "rtf", "sim_s", 
 _OK_FINITE = ("rtf", "sim_s", "audio_s", "beam")
 #: Columns that hold text; every other result column must be numeric.
 TEXT_COLUMNS = ("point_id", "arch_file", "workload_dir", "status", "error", "arch", "workload", "precision_mode",
-                "fusion", "synthetic", "test_set", "recipe", "timeline_file")
+                "fusion", "synthetic", "test_set", "recipe", "timeline_file",
+                "wer_precision", "speech")  # the last two: which decode a WER came from, on which speech
 
 
 @dataclass(frozen=True)
