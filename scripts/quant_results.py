@@ -114,7 +114,7 @@ def measure_shipped(data: Path) -> dict:
     from asr.data.manifest import read_manifest
     from asr.quant.integer import fake_quant_arithmetic
     from asr.quant.pack import PACKED_FILE, read_packed
-    from asr.search.decode import encode, transcribe
+    from asr.search.decode import transcribe
     from asr.search.setup import load_acoustic
     from asr.train.metrics import cer, wer
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from accelsim.cli import main
-from accelsim.errors import SpecError, SweepError, TraceError
+from accelsim.errors import SpecError, TraceError
 from accelsim.spec import load_arch
 from accelsim.trace import load_workload
 

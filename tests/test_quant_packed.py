@@ -15,7 +15,7 @@ from asr.lm.model import CharLSTMLM, LMConfig
 from asr.model import ModelConfig, Transducer
 from asr.quant import load_recipe
 from asr.quant.integer import ActQ, IntLSTM, IntWeight, float_accumulation_exact, qmatmul
-from asr.quant.pack import PACKED_FILE, build_export, load_packed, read_packed, write_packed
+from asr.quant.pack import PACKED_FILE, build_export, load_packed, write_packed
 from asr.quant.prepare import calibration, convert, prepare
 from asr.search.scorer import LSTMCellScorer, RecurrentScorer, lm_scorer, prediction_scorer
 from asr.search.setup import PROJECT_ROOT, default_lm_dir, load_acoustic
