@@ -14,7 +14,7 @@ from asr.data.manifest import read_manifest, write_manifest
 def register(sub) -> None:
     p = sub.add_parser("data", help="build / import / check speech corpora")
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    b = dsub.add_parser("build", help="synthesize the fortunes (source) + KJV (target) corpus with espeak-ng")
+    b = dsub.add_parser("build", help="synthesize the fortunes (source) + KJV (target) corpus (espeak-ng; Piper, Festival, flite by --*-voices)")
     b.add_argument("--out", required=True, type=Path, help="corpus folder (e.g. data/corpus)")
     b.add_argument("--seed", type=int, default=CorpusConfig.seed)
     b.add_argument("--jobs", type=int, default=2, help="synthesis processes")
