@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if command -v apt-get >/dev/null; then
   missing=""
-  for p in espeak-ng sox fortunes bible-kjv-text bible-kjv chromium; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  # festival + festvox-kdlpc16k (voice ked) speak the held-out test set; flite, festvox-kallpc16k (kal) and
+  # festvox-us-slt-hts (slt) only the reserved independent-evaluation set (never trained on).
+  for p in espeak-ng sox fortunes bible-kjv-text bible-kjv chromium festival festvox-kdlpc16k flite festvox-kallpc16k festvox-us-slt-hts; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null

@@ -172,8 +172,8 @@ def test_build_corpus_writes_the_text_contract_and_resumes(tmp_path):
     assert (c / "source_train.jsonl").read_text() == before
     from asr.data.corpus import CorpusConfig, build_corpus
 
-    other = CorpusConfig(source_train=7, source_dev=2, source_test=2, target_dev=2, target_test=2, renditions=1)
-    with pytest.raises(DataError, match=r"other settings \(source_train: 6 -> 7\)"):
+    other = CorpusConfig(source_train=7, source_dev=2, source_test=2, target_dev=2, target_test=2, renditions=2)
+    with pytest.raises(DataError, match=r"other settings \(renditions: 1 -> 2, source_train: 6 -> 7\)"):
         build_corpus(c, other)  # file 000006.wav would be kept for a sentence it does not speak
     assert (c / "source_train.jsonl").read_text() == before
 

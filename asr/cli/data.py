@@ -14,7 +14,7 @@ from asr.data.manifest import read_manifest, write_manifest
 def register(sub) -> None:
     p = sub.add_parser("data", help="build / import / check speech corpora")
     dsub = p.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    b = dsub.add_parser("build", help="synthesize the fortunes (source) + KJV (target) corpus with espeak-ng")
+    b = dsub.add_parser("build", help="synthesize the fortunes (source) + KJV (target) corpus (espeak-ng; Piper, Festival, flite by --*-voices)")
     b.add_argument("--out", required=True, type=Path, help="corpus folder (e.g. data/corpus)")
     b.add_argument("--seed", type=int, default=CorpusConfig.seed)
     b.add_argument("--jobs", type=int, default=2, help="synthesis processes")
@@ -23,6 +23,16 @@ def register(sub) -> None:
     b.add_argument("--renditions", type=int, default=CorpusConfig.renditions, metavar="K",
                    help="speakers per source-train sentence (--source-train -1 takes every sentence not in dev/test)")
     b.add_argument("--noise-prob", type=float, default=CorpusConfig.noise_prob, help="share of noisy utterances")
+    b.add_argument("--train-voices", default=CorpusConfig.train_voices, metavar="FAMILIES",
+                   help="voice families (engine[:voice][=weight], comma-separated) of the training, dev and in-domain "
+                        "test splits, e.g. espeak=0.4,piper=0.6 (engines: espeak, piper, festival)")
+    b.add_argument("--unseen-voices", default=CorpusConfig.unseen_voices, metavar="FAMILIES",
+                   help="held-out family for source/target_test_unseen, e.g. festival:ked")
+    b.add_argument("--independent-voices", default=CorpusConfig.independent_voices, metavar="FAMILIES",
+                   help="reserved evaluation voices for source/target_test_independent, e.g. flite,festival:kal,festival:slt")
+    b.add_argument("--augment", type=float, default=CorpusConfig.augment, metavar="P",
+                   help="share of training utterances through speed/VTLP/reverb/noise/telephone augmentation")
+    b.add_argument("--no-progress", action="store_true", help="periodic log lines instead of a progress bar")
     b.set_defaults(func=_build)
     ls = dsub.add_parser("librispeech", help="write a manifest of a LibriSpeech-layout folder")
     ls.add_argument("--root", required=True, type=Path)
@@ -43,6 +53,10 @@ def _build(args: argparse.Namespace) -> int:
         target_test=args.target_test,
         noise_prob=args.noise_prob,
         renditions=args.renditions,
+        train_voices=args.train_voices,
+        unseen_voices=args.unseen_voices,
+        independent_voices=args.independent_voices,
+        augment=args.augment,
     )
     t0 = time.time()
     last = [0.0]
@@ -53,7 +67,21 @@ def _build(args: argparse.Namespace) -> int:
             print(f"  {split}: {done}/{total} utterances ({time.time() - t0:.0f} s)", flush=True)
 
     print(f"asr data build: text splits and LM text -> {args.out}", flush=True)
-    counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=progress)
+    if args.no_progress:
+        counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=progress)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        cols = (TextColumn("{task.description:22s}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
+        with Progress(*cols) as bar:
+            tasks: dict[str, int] = {}
+
+            def show(split: str, done: int, total: int) -> None:
+                if split not in tasks:
+                    tasks[split] = bar.add_task(split, total=total)
+                bar.update(tasks[split], completed=done)
+
+            counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=show)
     for split, n in counts.items():
         hours = sum(u.duration_s for u in read_manifest(args.out / f"{split}.jsonl")) / 3600
         print(f"{split:14s} {n:6d} utterances {hours:6.2f} h")

@@ -24,6 +24,8 @@ def register(sub) -> None:
     p.add_argument("--init-from", type=Path, metavar="MODEL",
                    help="warm start from a saved model of the same architecture (ignored when the run resumes)")
     p.add_argument("--dry-run", action="store_true", help="print the model and its parameter count, then exit")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar even on a terminal (the periodic log lines remain)")
     p.set_defaults(func=_train)
 
 
@@ -64,7 +66,7 @@ def _train(args: argparse.Namespace) -> int:
     resumed = False if args.no_resume else trainer.resume()
     if args.init_from and not resumed:
         trainer.init_from(args.init_from)
-    if sys.stdout.isatty():  # interactive: a progress bar; in a log file the periodic lines suffice
+    if sys.stdout.isatty() and not args.no_progress:  # a progress bar; in a log file the periodic lines suffice
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         cols = (TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeRemainingColumn())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -88,3 +88,206 @@ def synthesize(text: str, cfg: SynthConfig, rng: np.random.Generator) -> tuple[n
         wav = add_noise(wav, snr, rng)
     peak = float(np.abs(wav).max()) + 1e-9
     return (wav * min(gain, 0.99 / peak)).astype(np.float32), speaker, snr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Several engines. An utterance is first *planned* (every random choice drawn from its generator: family,
+# voice, engine settings, padding, gain, noise or augmentation parameters), then *rendered*. Rendering draws
+# nothing from the plan's generator, so a build can record the plan of an utterance whose file it keeps.
+# Piper's VITS samples its noise inside onnxruntime, from a generator that only a new session reseeds: a
+# build renders its utterances in chunks of consecutive indices, each chunk with a session seeded by
+# (seed, split, chunk), in index order, so Piper audio too is fixed by the seed whatever the process order.
+
+from asr.data.augment import AugmentConfig, apply_augment, draw_augment  # noqa: E402
+from asr.data.voices import FESTIVAL_VOICES, PIPER_VOICES, EngineSpeaker, family_voices  # noqa: E402
+
+FESTIVAL_STRETCH = (0.85, 1.25)  # Festival Duration_Stretch (1 = the voice's own timing)
+FESTIVAL_F0_HZ = (85.0, 140.0)  # target mean F0 of the diphone voices' LR intonation (ked default 105 Hz)
+FLITE_STRETCH = (0.85, 1.25)
+FLITE_F0_HZ = (85.0, 140.0)
+PIPER_LENGTH = (0.8, 1.25)  # Piper length_scale (1 = trained rate; > 1 slower)
+PIPER_NOISE = (0.4, 1.0)  # noise_scale (voice variability; model default 0.667)
+PIPER_NOISE_W = (0.5, 1.1)  # noise_w (duration variability; default 0.8)
+
+
+@dataclass(frozen=True)
+class MultiSynthConfig:
+    """Families (``engine[:voice]``, weight) and the channel of the utterances of one split."""
+
+    families: tuple[tuple[str, float], ...]
+    espeak_voices: tuple[str, ...]
+    noise_prob: float = 0.5  # clean-channel noise (SNR in snr_db) of utterances that are not augmented
+    snr_db: tuple[float, float] = (10.0, 35.0)
+    pad_s: tuple[float, float] = (0.0, 0.25)
+    augment_prob: float = 0.0  # share of utterances that get the augmentation chain (training splits)
+    augment: AugmentConfig = AugmentConfig()
+
+
+@dataclass(frozen=True)
+class UtterancePlan:
+    """Every random choice of one utterance."""
+
+    speaker: Speaker | EngineSpeaker
+    pad_s: float
+    gain: float
+    snr_db: float | None  # clean-channel noise, None = none
+    noise_seed: int
+    augment: dict | None  # augment.draw_augment parameters, None = not augmented
+
+    def record(self) -> dict:
+        spk = {"engine": "espeak", **asdict(self.speaker)} if isinstance(self.speaker, Speaker) else self.speaker.record()
+        return {**spk, "pad_s": self.pad_s, "gain": self.gain, "snr_db": self.snr_db, "augment": self.augment}
+
+
+def plan_utterance(cfg: MultiSynthConfig, rng: np.random.Generator) -> UtterancePlan:
+    """Draw the family, speaker and channel of one utterance."""
+    weights = np.array([w for _, w in cfg.families])
+    family = cfg.families[int(rng.choice(len(weights), p=weights / weights.sum()))][0] if len(weights) > 1 else cfg.families[0][0]
+    pairs = family_voices(family)
+    engine, voice = pairs[int(rng.integers(len(pairs)))]
+    if engine == "espeak":
+        speaker: Speaker | EngineSpeaker = draw_speaker(SynthConfig(voices=cfg.espeak_voices), rng)
+    elif engine == "piper":
+        speaker = EngineSpeaker(engine, voice, (("length_scale", float(rng.uniform(*PIPER_LENGTH))),
+                                                ("noise_scale", float(rng.uniform(*PIPER_NOISE))),
+                                                ("noise_w", float(rng.uniform(*PIPER_NOISE_W)))))
+    elif engine == "festival":
+        f0 = float(rng.uniform(*FESTIVAL_F0_HZ))
+        speaker = EngineSpeaker(engine, voice, (("duration_stretch", float(rng.uniform(*FESTIVAL_STRETCH))), ("f0_mean_hz", f0)))
+    else:  # flite
+        f0 = float(rng.uniform(*FLITE_F0_HZ))
+        speaker = EngineSpeaker(engine, voice, (("duration_stretch", float(rng.uniform(*FLITE_STRETCH))), ("f0_mean_hz", f0)))
+    pad = float(rng.uniform(*cfg.pad_s))
+    gain = float(rng.uniform(0.3, 1.0))
+    aug = draw_augment(cfg.augment, rng) if rng.uniform() < cfg.augment_prob else None
+    snr = float(rng.uniform(*cfg.snr_db)) if aug is None and rng.uniform() < cfg.noise_prob else None
+    return UtterancePlan(speaker, pad, gain, snr, int(rng.integers(2**63)), aug)
+
+
+def _to_16k(wav_bytes: bytes, what: str) -> np.ndarray:
+    try:
+        raw = subprocess.run(
+            ["sox", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16", "-c", "1", "-"],
+            input=wav_bytes, capture_output=True, check=True).stdout
+    except FileNotFoundError:
+        raise DataError("program 'sox' not found: install the Debian package 'sox'") from None
+    except subprocess.CalledProcessError as exc:
+        raise DataError(f"{what}: sox failed: {exc.stderr.decode(errors='replace').strip()}") from None
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def festival_wave(text: str, voice: str, duration_stretch: float, f0_mean_hz: float | None) -> np.ndarray:
+    """Festival (``text2wave``) speech of ``text``, float32 at 16 kHz; DataError when the voice is missing."""
+    import tempfile
+
+    evals = [f"(voice_{FESTIVAL_VOICES[voice]})", f"(Parameter.set 'Duration_Stretch {duration_stretch:.4f})"]
+    if f0_mean_hz is not None and voice != "slt":  # the diphone voices' linear-regression intonation target
+        evals.append(f"(set! int_lr_params '((target_f0_mean {f0_mean_hz:.2f}) (target_f0_std {0.14 * f0_mean_hz:.2f}) "
+                     "(model_f0_mean 170) (model_f0_std 34)))")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/x.wav"
+        args = ["text2wave", *[a for e in evals for a in ("-eval", e)], "-o", out]
+        try:
+            res = subprocess.run(args, input=text.encode(), capture_output=True)
+        except FileNotFoundError:
+            raise DataError("program 'text2wave' not found: install the Debian package 'festival'") from None
+        try:
+            data = open(out, "rb").read()
+        except OSError:
+            data = b""
+    if len(data) <= 44 or b"SIOD ERROR" in res.stderr + res.stdout:
+        msg = (res.stderr + res.stdout).decode(errors="replace").strip()
+        raise DataError(f"festival voice {voice!r} ({FESTIVAL_VOICES[voice]}) failed on {text[:40]!r}: {msg}; "
+                        "install the Debian festvox package of that voice")
+    return _to_16k(data, f"festival {voice}")
+
+
+def flite_wave(text: str, voice: str, duration_stretch: float, f0_mean_hz: float) -> np.ndarray:
+    """flite speech of ``text`` (independent evaluation only), float32 at 16 kHz."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = f"{tmp}/x.wav"
+        try:
+            subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={duration_stretch:.4f}",
+                            "--setf", f"int_f0_target_mean={f0_mean_hz:.2f}", "-t", text, "-o", out],
+                           capture_output=True, check=True)
+        except FileNotFoundError:
+            raise DataError("program 'flite' not found: install the Debian package 'flite'") from None
+        except subprocess.CalledProcessError as exc:
+            raise DataError(f"flite {voice} failed on {text[:40]!r}: {exc.stderr.decode(errors='replace').strip()}") from None
+        data = open(out, "rb").read()
+    return _to_16k(data, f"flite {voice}")
+
+
+class PiperSession:
+    """A Piper voice whose onnxruntime noise generator is seeded once, at creation (one thread)."""
+
+    def __init__(self, voice: str, seed: int) -> None:
+        import importlib
+        import json
+
+        import onnxruntime as ort
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        mod = importlib.import_module(PIPER_VOICES[voice])
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        ort.set_seed(seed % 2**31)  # read by the random kernels when the session creates them
+        session = ort.InferenceSession(str(mod.model_path()), sess_options=opts, providers=["CPUExecutionProvider"])
+        self.voice = PiperVoice(config=PiperConfig.from_dict(json.loads(mod.config_path().read_text())), session=session)
+
+    def speak(self, text: str, length_scale: float, noise_scale: float, noise_w: float) -> np.ndarray:
+        """Speech of ``text``, float32 at 16 kHz."""
+        from piper import SynthesisConfig
+
+        syn = SynthesisConfig(length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w, normalize_audio=True)
+        chunks = list(self.voice.synthesize(text, syn))
+        if not chunks:
+            raise DataError(f"piper produced no audio for {text[:40]!r}")
+        pcm = np.concatenate([c.audio_int16_array for c in chunks]).astype(np.float64) / 32768.0
+        rate = chunks[0].sample_rate
+        from math import gcd
+
+        g = gcd(SAMPLE_RATE, rate)
+        return signal_resample(pcm, SAMPLE_RATE // g, rate // g)
+
+
+def signal_resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
+    from scipy import signal
+
+    return signal.resample_poly(x, up, down).astype(np.float32)
+
+
+class Engines:
+    """Per-chunk engine state: the Piper sessions, created on first use with the chunk's seed."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.piper: dict[str, PiperSession] = {}
+
+    def speak(self, text: str, speaker: Speaker | EngineSpeaker) -> np.ndarray:
+        if isinstance(speaker, Speaker):
+            return speak(text, speaker)
+        s = dict(speaker.settings)
+        if speaker.engine == "piper":
+            if speaker.voice not in self.piper:
+                self.piper[speaker.voice] = PiperSession(speaker.voice, self.seed)
+            return self.piper[speaker.voice].speak(text, s["length_scale"], s["noise_scale"], s["noise_w"])
+        if speaker.engine == "festival":
+            return festival_wave(text, speaker.voice, s["duration_stretch"], s["f0_mean_hz"])
+        return flite_wave(text, speaker.voice, s["duration_stretch"], s["f0_mean_hz"])
+
+
+def render(text: str, plan: UtterancePlan, engines: Engines) -> np.ndarray:
+    """The samples of a planned utterance, float32 (N,) at 16 kHz, peak <= 0.99."""
+    wav = engines.speak(text, plan.speaker)
+    wav = np.concatenate([np.zeros(int(plan.pad_s * SAMPLE_RATE), dtype=np.float32), wav])
+    rng = np.random.default_rng(plan.noise_seed)
+    if plan.augment is not None:
+        wav = apply_augment(wav, plan.augment)
+    elif plan.snr_db is not None:
+        wav = add_noise(wav, plan.snr_db, rng)
+    peak = float(np.abs(wav).max()) + 1e-9
+    return (wav * min(plan.gain, 0.99 / peak)).astype(np.float32)

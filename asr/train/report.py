@@ -1,0 +1,66 @@
+"""The WER table of docs/asr.md that compares two models on the same test sets, from `asr eval --out` files.
+
+``python3 -m asr.train.report`` prints it; tests/test_asr_train_report.py fails when the table between the
+markers in docs/asr.md no longer matches the shipped eval files.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from asr.errors import DataError
+
+# (manifest as passed to asr eval, speech it holds)
+TEST_SETS: tuple[tuple[str, str], ...] = (
+    ("data/corpus/source_test.jsonl", "espeak-ng only (fortunes)"),
+    ("data/corpus/target_test.jsonl", "espeak-ng only (KJV)"),
+    ("data/multi/source_test.jsonl", "espeak-ng 40 % + Piper joe 60 %, trained-on families (fortunes)"),
+    ("data/multi/target_test.jsonl", "espeak-ng 40 % + Piper joe 60 %, trained-on families (KJV)"),
+    ("data/multi/source_test_unseen.jsonl", "**unseen**: Festival ked diphone, held out (fortunes)"),
+    ("data/multi/target_test_unseen.jsonl", "**unseen**: Festival ked diphone, held out (KJV)"),
+    ("data/multi/source_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (fortunes)"),
+    ("data/multi/target_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (KJV)"),
+)
+MODELS: tuple[tuple[str, tuple[str, ...]], ...] = (  # model, eval files holding its results
+    ("models/small", ("models/small/eval.json", "models/multi/eval_models_small.json")),
+    ("models/multi", ("models/multi/eval.json",)),
+)
+BEGIN, END = "<!-- multi-wer-table:begin -->", "<!-- multi-wer-table:end -->"
+
+
+def load_results(paths: tuple[str, ...], root: Path) -> dict[str, dict]:
+    """Manifest -> {wer, cer, utts} merged over ``asr eval --out`` files."""
+    out: dict[str, dict] = {}
+    for p in paths:
+        f = root / p
+        try:
+            out.update(json.loads(f.read_text())["results"])
+        except (OSError, json.JSONDecodeError, KeyError) as exc:
+            raise DataError(f"{f}: not an `asr eval --out` file ({exc})") from None
+    return out
+
+
+def wer_table(root: Path = Path(".")) -> str:
+    """Markdown table: one row per test set, WER % (CER %) of each model, greedy decoding."""
+    results = {m: load_results(files, root) for m, files in MODELS}
+    head = "| test set | speech | utts | " + " | ".join(f"`{m}` WER % (CER %)" for m, _ in MODELS) + " |"
+    lines = [head, "|---|---|---|" + "---|" * len(MODELS)]
+    for manifest, speech in TEST_SETS:
+        cells, utts = [], None
+        for m, _ in MODELS:
+            r = results[m].get(manifest)
+            cells.append("-" if r is None else f"{100 * r['wer']:.1f} ({100 * r['cer']:.1f})")
+            utts = utts or (r and r["utts"])
+        lines.append(f"| `{manifest}` | {speech} | {utts or '-'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    sys.stdout.write(wer_table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

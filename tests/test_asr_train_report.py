@@ -1,0 +1,34 @@
+"""The models/small vs models/multi WER table in docs/asr.md is generated from the shipped eval files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asr.errors import DataError
+from asr.train.report import BEGIN, END, MODELS, TEST_SETS, wer_table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_docs_table_matches_the_shipped_eval_files():
+    doc = (ROOT / "docs" / "asr.md").read_text()
+    assert BEGIN in doc and END in doc, "docs/asr.md lost its multi-wer-table markers"
+    shown = doc.split(BEGIN)[1].split(END)[0].strip()
+    assert shown == wer_table(ROOT).strip(), "stale: regenerate with `python3 -m asr.train.report`"
+
+
+def test_table_reads_eval_files_and_names_a_bad_one(tmp_path):
+    for _, files in MODELS:
+        for f in files:
+            (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+            res = {TEST_SETS[0][0]: {"wer": 0.25, "cer": 0.1, "utts": 3}}
+            (tmp_path / f).write_text(json.dumps({"model": "m", "results": res}))
+    table = wer_table(tmp_path).splitlines()
+    assert len(table) == 2 + len(TEST_SETS)
+    assert "| 3 | 25.0 (10.0) | 25.0 (10.0) |" in table[2] and table[3].endswith("| - | - |")
+    (tmp_path / MODELS[1][1][0]).write_text("{}")
+    with pytest.raises(DataError, match="not an `asr eval --out` file"):
+        wer_table(tmp_path)
