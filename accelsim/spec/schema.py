@@ -150,6 +150,14 @@ class Scheduler(_Strict):
     weight_reuse: bool = Field(
         default=True, description="keep streamed weights in free scratchpad space for the next use (LRU)"
     )
+    mapping: Literal["search", "naive"] = Field(
+        default="search", description="search: the mapper's searched mapping; naive: one core per stream, "
+        "per-core pinning (the baseline; docs/simulator.md)"
+    )
+    overlap: Literal["full", "none"] = Field(
+        default="full", description="full: ops overlap across cores and units; none: every op waits for the "
+        "previous one (per-op latencies summed, the paper's method)"
+    )
 
 
 class ArchSpec(_Strict):
