@@ -41,7 +41,7 @@ from accelsim.spec.schema import ArchSpec
 from accelsim.trace.io import Workload
 
 #: engine verifications on the first utterance (besides naive); more when the workload is small
-VERIFY_TOP = 3
+VERIFY_TOP = 2
 SMALL_OPS = 4000  # workloads up to this many ops verify every ranked combination in full
 
 
@@ -287,8 +287,9 @@ def search_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built, 
     best_dec = ranked_dec[0]
     ranked_enc = sorted(encs, key=lambda e: (cost(e, best_dec, True), e.name))
     combos = []
-    for e in ranked_enc[:2]:
-        for d in ranked_dec[:2]:
+    width = 3 if small else 2
+    for e in ranked_enc[:width]:
+        for d in ranked_dec[:width]:
             for reserve in (True, False):
                 combos.append((cost(e, d, reserve), e.name, d.name, reserve, e, d))
     combos.sort(key=lambda t: t[:4])
