@@ -140,10 +140,15 @@ def test_split_weights_pin_their_slices_and_loads_are_charged(tiny2):
     assert sum(s[f"phase_{p}_s"] for p in ("encoder", "prediction", "joint", "lm_target", "lm_source", "search",
                                            "load")) == pytest.approx(s["sim_s"])
     assert s["use_load_dram_bytes"] == pytest.approx(full)
-    # readers of the second utterance do not wait for the load (they are gated by the first utterance)
-    readers = np.flatnonzero(paid.resident)
-    utt = tiny2.ops["utt"].to_numpy()[paid.plan.piece_op[paid.loads:][readers]]
-    assert (utt == 1).any()
+    # only first-utterance readers wait for the load (later ones are gated by the utterance before them)
+    plan = paid.plan
+    dst = np.repeat(np.arange(plan.n), np.diff(plan.dep_ptr))
+    kids = dst[plan.dep_src < paid.loads]
+    utt = tiny2.ops["utt"].to_numpy()
+    assert len(kids) and (utt[plan.piece_op[kids]] == 0).all()
+    w_code = list(tiny2.ops["weight"].cat.categories).index(w)
+    later = (tiny2.ops["weight"].cat.codes.to_numpy() == w_code) & (utt == 1)
+    assert later.any()
 
 
 def test_overlap_none_sums_op_latencies(tiny):

@@ -194,8 +194,9 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
             nhold[i] = len(cs)
     has_w = np.array([w != "" for w in wnames], dtype=bool)[wcodes]
     pw = wcodes
-    resident = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
-                                                    (role != REDUCE) & (nhold[pw] == gp))
+    reads_pinned = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
+                                                        (role != REDUCE) & (nhold[pw] == gp))
+    resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch) if mapping.sub_arrays else None
     on_chip = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s)
     costs = _costs(pieces, arch, wclass, resident, sub_s)
@@ -213,8 +214,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                         dtype=np.float64)
         piece_wbytes = np.where(is_emb_p, full[pw], piece_wbytes)
     held = np.zeros((nw, arch.cores), dtype=np.float64)
-    if resident.any():
-        np.maximum.at(held, (pw[resident], core[resident]), piece_wbytes[resident])
+    if reads_pinned.any():
+        np.maximum.at(held, (pw[reads_pinned], core[reads_pinned]), piece_wbytes[reads_pinned])
     for w, cs in mapping.pinned.items():  # a pinned weight nobody reads here still occupies its space
         if w in wnames:
             i = wnames.index(w)
@@ -302,7 +303,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
 
     # start-up loads of pinned weights: one DMA piece per (weight, core), readers of utterance 0 wait for it
     loads = []
-    if mapping.charge_load and resident.any():
+    if mapping.charge_load and reads_pinned.any():
         for i, c in zip(*np.nonzero(held)):
             loads.append((int(i), int(c), float(held[i, c])))
     nl = len(loads)
@@ -311,7 +312,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         first_utt = utt_rank_op[piece_op] == 0 if arch.scheduler.utterances == "sequential" else np.ones(total, bool)
         lc, lp = [], []
         for li, (i, c, _b) in enumerate(loads):
-            readers = np.flatnonzero(resident & (pw == i) & (core == c) & first_utt)
+            readers = np.flatnonzero(reads_pinned & (pw == i) & (core == c) & first_utt)
             lc.append(readers + nl)
             lp.append(np.full(len(readers), li, dtype=np.int64))
         child = np.concatenate([child + nl] + lc)
