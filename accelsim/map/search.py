@@ -41,7 +41,7 @@ from accelsim.spec.schema import ArchSpec
 from accelsim.trace.io import Workload
 
 #: engine verifications on the first utterance (besides naive); more when the workload is small
-VERIFY_TOP = 2
+VERIFY_TOP = 3
 SMALL_OPS = 4000  # workloads up to this many ops verify every ranked combination in full
 
 
@@ -186,23 +186,44 @@ def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamM
     return pinned
 
 
+def _longest_path(plan, busy: np.ndarray) -> np.ndarray:
+    """Earliest end of every piece with unbounded units: parents' ends plus transfer delays, plus its time."""
+    ptr = plan.dep_ptr.tolist()
+    src = plan.dep_src.tolist()
+    dly = plan.dep_delay_s.tolist()
+    b = busy.tolist()
+    e = [0.0] * plan.n
+    for i in range(plan.n):
+        s = 0.0
+        for k in range(ptr[i], ptr[i + 1]):
+            t = e[src[k]] + dly[k]
+            if t > s:
+                s = t
+        e[i] = s + b[i]
+    return np.array(e)
+
+
 def estimate_s(built: Built, arch: ArchSpec) -> float:
-    """Pure cost model of a plan, s: the longest path over pieces (each at its idle-chip cost, a streamed
-    matmul weight at its on-chip cost when an LRU model of its core's reuse space keeps it), at least the
-    busiest unit's total and the DRAM bytes over the bandwidth."""
+    """Pure cost model of a plan, s: the longest path over pieces (each at its idle-chip cost; a streamed
+    matmul weight at its on-chip cost when an LRU model of its core's reuse space, replayed in the order the
+    pieces would start on a contention-free chip, still holds it), at least the busiest unit's total and the
+    DRAM bytes over the bandwidth."""
     plan = built.plan
     n = plan.n
     busy = plan.busy_s.copy()
     dram = plan.dram_bytes.copy()
     wid = plan.weight_id
     if arch.scheduler.weight_reuse and (wid >= 0).any():
+        end0 = _longest_path(plan, busy)
+        start0 = end0 - busy
         core = plan.unit // UNITS_PER_CORE
         caches = [dict() for _ in range(plan.cores)]
         used = [0.0] * plan.cores
         cap = plan.cache_bytes.tolist()
         wb = plan.weight_bytes
         tick = 0
-        for i in np.flatnonzero(wid >= 0).tolist():
+        reads = np.flatnonzero(wid >= 0)
+        for i in reads[np.argsort(start0[reads], kind="stable")].tolist():
             c = int(core[i])
             w = int(wid[i])
             tick += 1
@@ -220,20 +241,7 @@ def estimate_s(built: Built, arch: ArchSpec) -> float:
                     used[c] -= float(wb[old])
                 cache[w] = tick
                 used[c] += size
-    end = np.zeros(n)
-    ptr = plan.dep_ptr.tolist()
-    src = plan.dep_src.tolist()
-    dly = plan.dep_delay_s.tolist()
-    b = busy.tolist()
-    e = end.tolist()
-    for i in range(n):
-        s = 0.0
-        for k in range(ptr[i], ptr[i + 1]):
-            t = e[src[k]] + dly[k]
-            if t > s:
-                s = t
-        e[i] = s + b[i]
-    path = max(e) if n else 0.0
+    path = float(_longest_path(plan, busy).max()) if n else 0.0
     unit_load = np.bincount(plan.unit, weights=busy, minlength=len(plan.unit_capacity)) / plan.unit_capacity
     return float(max(path, unit_load.max(initial=0.0), dram.sum() / plan.bandwidth_Bps))
 
