@@ -34,7 +34,7 @@ import pandas as pd
 from accelsim.cost.op import category_codes
 from accelsim.map.build import Built, build_plan, weight_bytes_of
 from accelsim.map.mapping import Mapping, StreamMap
-from accelsim.map.naive import naive_mapping, place_streams
+from accelsim.map.naive import naive_mapping
 from accelsim.map.plan import UNITS_PER_CORE, Played
 from accelsim.sim.engine import play
 from accelsim.spec.schema import ArchSpec
