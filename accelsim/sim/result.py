@@ -6,6 +6,13 @@ are followed back to time 0. Each op on that path owns the interval from its blo
 (its wait for the result to cross cores, queueing behind nothing, and its own execution). The intervals
 tile ``[0, sim_s]`` exactly, so the phases (and the kinds, and the units) each sum to ``sim_s``. Work that
 ran in parallel off the critical path is not counted there; see ``busy_<u>_s`` and the utilisations.
+The path runs over the plan's *pieces* (an op split over cores is several pieces; a start-up weight load is
+a piece of no op, attributed to the pseudo-phase ``load``).
+
+Resource use per phase (``use_<phase>_<unit>_busy_s``, ``use_<phase>_dram_bytes``, ``use_<phase>_channel_s``):
+*inclusive*, everything the phase's pieces used wherever they ran: unit busy time summed over cores, bytes
+fetched from DRAM and the DRAM channel-seconds those bytes occupy (bytes / bandwidth). These do not sum to
+``sim_s``; they say what dropping a phase would free, also for work hidden under another phase.
 """
 
 from __future__ import annotations
@@ -18,10 +25,27 @@ import numpy as np
 import pandas as pd
 
 from accelsim.cost.op import UNITS, category_codes
-from accelsim.sim.placement import Residency
+from accelsim.map.naive import Residency
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import OP_KINDS, PHASES
 from accelsim.trace.io import Workload
+
+
+LOAD_PHASE = "load"
+
+
+@dataclass(frozen=True, eq=False)
+class PieceRun:
+    """Per-piece arrays of a played plan: the op each piece belongs to (-1: a start-up load), its times (s),
+    blocker piece, core, local unit (index into UNITS), DRAM bytes fetched and whether it hit on chip."""
+
+    piece_op: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+    blocker: np.ndarray
+    core: np.ndarray
+    unit: np.ndarray
+    dram_bytes: np.ndarray
 
 
 @dataclass(eq=False)
@@ -40,6 +64,8 @@ class RunResult:
     placement: dict[str, int]
     residency: Residency
     record_timeline: bool = False
+    pieces: PieceRun | None = None  # per-piece arrays of the plan (None: pieces are the ops)
+    mapping: object | None = None  # the accelsim.map.mapping.Mapping that was played
     wall_s: float = field(default=0.0, compare=False)
     wall_phases_s: dict[str, float] = field(default_factory=dict, compare=False)  # host seconds per stage
 
@@ -52,31 +78,70 @@ class RunResult:
         return self.sim_s / self.workload.audio_seconds
 
     @cached_property
-    def critical_path(self) -> np.ndarray:
-        """Op ids on the critical path, last op first."""
-        last = int(np.argmax(self.end_s))
+    def _piece_path(self) -> np.ndarray:
+        """Piece ids on the critical path, last first."""
+        pr = self.pieces
+        end, blocker = (pr.end_s, pr.blocker) if pr is not None else (self.end_s, self.blocker)
+        last = int(np.argmax(end))
         if "accelsim.sim.fast" in sys.modules:  # compiled walk, when the fast engine has loaded it anyway
-            return sys.modules["accelsim.sim.fast"].blocker_chain(self.blocker, last)
+            return sys.modules["accelsim.sim.fast"].blocker_chain(blocker, last)
         path = []
         i = last
-        blocker = self.blocker
         while i >= 0:
             path.append(i)
             i = int(blocker[i])
         return np.array(path, dtype=np.int64)
 
+    @cached_property
+    def critical_path(self) -> np.ndarray:
+        """Op ids of the pieces on the critical path, last first (-1: a start-up load)."""
+        path = self._piece_path
+        return path if self.pieces is None else self.pieces.piece_op[path]
+
     def _attribute(self, codes: np.ndarray, names: list[str]) -> dict[str, float]:
-        """Critical-path time per label (``names[codes[op]]``), s; the values sum to ``sim_s``."""
-        path = self.critical_path
-        blk = self.blocker[path]
-        prev = np.where(blk >= 0, self.end_s[np.maximum(blk, 0)], 0.0)
-        spans = np.bincount(codes[path], weights=self.end_s[path] - prev, minlength=len(names))
-        return {name: float(spans[k]) for k, name in enumerate(names)}
+        """Critical-path time per label (``names[codes[op]]``; loads: ``load``), s; the values sum to ``sim_s``."""
+        path = self._piece_path
+        pr = self.pieces
+        end, blocker = (pr.end_s, pr.blocker) if pr is not None else (self.end_s, self.blocker)
+        blk = blocker[path]
+        prev = np.where(blk >= 0, end[np.maximum(blk, 0)], 0.0)
+        ops = path if pr is None else pr.piece_op[path]
+        labels = np.where(ops >= 0, codes[np.maximum(ops, 0)], len(names))
+        spans = np.bincount(labels, weights=end[path] - prev, minlength=len(names) + 1)
+        out = {name: float(spans[k]) for k, name in enumerate(names)}
+        out[LOAD_PHASE] = out.get(LOAD_PHASE, 0.0) + float(spans[len(names)])
+        return out
 
     @cached_property
     def by_phase(self) -> dict[str, float]:
         got = self._attribute(*category_codes(self.workload.ops["phase"]))
-        return {p: got.get(p, 0.0) for p in PHASES}
+        return {p: got.get(p, 0.0) for p in (*PHASES, LOAD_PHASE)}
+
+    @cached_property
+    def phase_use(self) -> dict[str, dict[str, float]]:
+        """Per phase (and ``load``): busy seconds per unit summed over cores, DRAM bytes and channel-seconds."""
+        pr = self.pieces
+        if pr is None:
+            op, dur, unit, dram = (np.arange(len(self.end_s)), self.end_s - self.start_s, self.unit,
+                                   self.costs["dram_bytes"])
+        else:
+            op, dur, unit, dram = pr.piece_op, pr.end_s - pr.start_s, pr.unit, pr.dram_bytes
+        codes, names = category_codes(self.workload.ops["phase"])
+        label = np.where(op >= 0, codes[np.maximum(op, 0)], len(names))
+        names = [*names, LOAD_PHASE]
+        k = len(names)
+        out = {}
+        busy = np.bincount(label * len(UNITS) + unit, weights=dur, minlength=k * len(UNITS)).reshape(k, len(UNITS))
+        nbytes = np.bincount(label, weights=dram, minlength=k)
+        for p in (*PHASES, LOAD_PHASE):
+            row = {f"{u}_busy_s": 0.0 for u in UNITS} | {"dram_bytes": 0.0, "channel_s": 0.0}
+            if p in names:
+                i = names.index(p)
+                row.update({f"{u}_busy_s": float(busy[i, j]) for j, u in enumerate(UNITS)})
+                row["dram_bytes"] = float(nbytes[i])
+                row["channel_s"] = float(nbytes[i] / self.arch.offchip.bandwidth)
+            out[p] = row
+        return out
 
     @cached_property
     def by_kind(self) -> dict[str, float]:
@@ -90,9 +155,19 @@ class RunResult:
 
     @cached_property
     def busy_by_unit(self) -> dict[str, float]:
-        """Total busy time of each unit type summed over cores, s."""
-        dur = self.end_s - self.start_s
-        return {u: float(dur[self.unit == k].sum()) for k, u in enumerate(UNITS)}
+        """Total busy time of each unit type summed over cores (and pieces), s."""
+        if self.pieces is None:
+            dur, unit = self.end_s - self.start_s, self.unit
+        else:
+            dur, unit = self.pieces.end_s - self.pieces.start_s, self.pieces.unit
+        return {u: float(dur[unit == k].sum()) for k, u in enumerate(UNITS)}
+
+    @property
+    def dram_bytes_total(self) -> float:
+        """All bytes fetched from DRAM, start-up loads included."""
+        if self.pieces is None:
+            return float(self.costs["dram_bytes"].sum())
+        return float(self.pieces.dram_bytes.sum())
 
     def _util(self) -> dict[str, float]:
         arch = self.arch
@@ -113,7 +188,7 @@ class RunResult:
                 ideal_mat += macs[sel].sum() / (mat.pes * mat.macs_per_pe_cycle[p])
             if p in vec.elems_per_lane_cycle:
                 ideal_vec += self.costs["elem_ops"][sel].sum() / (vec.lanes * vec.elems_per_lane_cycle[p])
-        dram = float(self.costs["dram_bytes"].sum())
+        dram = self.dram_bytes_total
         return {
             "util_matrix": float(ideal_mat / cycles),
             "util_sfu": float(ideal_vec / cycles),
@@ -152,9 +227,12 @@ class RunResult:
         out.update({f"kind_{k}_s": v for k, v in self.by_kind.items()})
         out.update({f"unit_{u}_s": v for u, v in self.by_unit.items()})
         out.update({f"busy_{u}_s": v for u, v in self.busy_by_unit.items()})
+        for p, row in self.phase_use.items():
+            out.update({f"use_{p}_{key}": v for key, v in row.items()})
         out.update(self._util())
         out.update({
-            "dram_bytes": float(self.costs["dram_bytes"].sum()),
+            "dram_bytes": self.dram_bytes_total,
+            "load_dram_bytes": float(self.pieces.dram_bytes[self.pieces.piece_op < 0].sum()) if self.pieces is not None else 0.0,
             "weight_bytes": float(sum(self.residency.weight_bytes.values())),
             "resident_weight_bytes": float(self.residency.resident_bytes),
             "streamed_weight_bytes": float(self.residency.streamed_bytes),
@@ -165,6 +243,9 @@ class RunResult:
             "matrix_macs": int(self.costs["macs"].sum()),
             "sfu_ops": int(self.costs["elem_ops"].sum()),
             "critical_path_ops": int(len(self.critical_path)),
+            "mapping": getattr(self.mapping, "name", "naive"),
+            "overlap": self.arch.scheduler.overlap,
+            "split_streams": int(sum(len(sm.cores) > 1 for sm in getattr(self.mapping, "streams", {}).values())),
         })
         out.update(self.energy.summary() if self.energy is not None else {})  # energy_*: accelsim.sim.energy
         return out

@@ -160,6 +160,14 @@ class Scheduler(_Strict):
     engine: Literal["fast", "reference"] = Field(
         default="fast", description="which engine plays the plan: fast (compiled) or reference (simpy); same results"
     )
+    mapping: Literal["search", "naive"] = Field(
+        default="search", description="search: the mapper's searched mapping; naive: one core per stream, "
+        "per-core pinning (the baseline; docs/simulator.md)"
+    )
+    overlap: Literal["full", "none"] = Field(
+        default="full", description="full: ops overlap across cores and units; none: every op waits for the "
+        "previous one (per-op latencies summed, the paper's method)"
+    )
 
 
 #: Function classes of SFU/vector element operations for energy (each VECTOR_FUNCS entry belongs to one).
@@ -269,6 +277,7 @@ class Gpu(_Strict):
             out.append(f"gpu: core.scratchpad.size = {arch.core.scratchpad.size:.0f} B must equal gpu.llc.size = "
                        f"{self.llc.size:.0f} B (on a GPU the scratchpad that keeps weights is the L2)")
         return out
+
 
 
 class ArchSpec(_Strict):
