@@ -41,7 +41,11 @@ def grid_cycles(m: int, k: int, n: int, matrix: MatrixUnit, read_bytes_per_cycle
         fold = _ceil(k_steps, rows) * _ceil(npa, cols) * (m + 2 * rows + cols - 2) - 1
     nbytes = (k * n * PRECISION_BYTES[w_prec] * _ceil(m, rows)
               + m * k * PRECISION_BYTES[a_prec] * _ceil(npa, cols)).astype(np.int64)
-    reads = _ceil(nbytes, int(read_bytes_per_cycle))
+    rate = float(read_bytes_per_cycle)  # as accelsim.cost.matmul.matmul_cycles: a float rate is never truncated
+    if rate.is_integer() and rate < 2.0 ** 62:
+        reads = _ceil(nbytes, int(rate))
+    else:  # fractional, or beyond int64 (ceil(nbytes / rate) is then exact: 1 for any nbytes > 0)
+        reads = np.ceil(nbytes / rate).astype(np.int64)
     return np.maximum(fold, reads)
 
 

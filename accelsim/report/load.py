@@ -24,7 +24,8 @@ _OK_FINITE = ("rtf", "sim_s", "audio_s", "beam")
 #: Columns that hold text; every other result column must be numeric.
 TEXT_COLUMNS = ("point_id", "arch_file", "workload_dir", "status", "error", "arch", "workload", "precision_mode",
                 "fusion", "synthetic", "test_set", "recipe", "timeline_file",
-                "wer_precision", "speech")  # the last two: which decode a WER came from, on which speech
+                "wer_precision", "speech",  # which decode a WER came from, on which speech
+                "mapping", "overlap")  # the mapping a point ran (accelsim.map) and its overlap mode
 
 
 @dataclass(frozen=True)

@@ -236,8 +236,9 @@ class RunResult:
             "weight_bytes": float(sum(self.residency.weight_bytes.values())),
             "resident_weight_bytes": float(self.residency.resident_bytes),
             "streamed_weight_bytes": float(self.residency.streamed_bytes),
-            "resident_weights": int(sum(len(p) for p in self.residency.pinned)),
-            "streamed_weights": int(len(self.residency.weight_bytes) - sum(len(p) for p in self.residency.pinned)),
+            # distinct weights (a weight split over cores pins a slice on each, and counts once)
+            "resident_weights": len(frozenset().union(*self.residency.pinned)),
+            "streamed_weights": len(self.residency.weight_bytes) - len(frozenset().union(*self.residency.pinned)),
             "reuse_hits": int(np.count_nonzero(self.costs["reuse_saved_bytes"])),
             "reuse_saved_bytes": float(self.costs["reuse_saved_bytes"].sum()),
             "matrix_macs": int(self.costs["macs"].sum()),
