@@ -145,7 +145,7 @@ def gpu_op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weigh
     serialize. ``resident``: the op's weight is in the L2; otherwise its bytes stream from HBM.
     """
     from accelsim.cost.op import MATMUL_CLASSES, OpCost
-    from accelsim.cost.transfer import stream_tiles, streamed_seconds, tensor_bytes
+    from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
     from accelsim.cost.vector import elem_ops
 
     gpu = arch.gpu
@@ -181,12 +181,5 @@ def gpu_op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weigh
             compute_s = float(pointwise_device_seconds(pointwise_bytes(kind, func, m, n, k, prec), arch))
         if kind not in ("gather", "embedding"):
             ops = elem_ops(kind, func, m, n, k)
-    if dram > 0:
-        if kind == "embedding":
-            busy = dispatch_s + first_s + dram / arch.offchip.bandwidth
-        else:
-            busy = dispatch_s + streamed_seconds(compute_s, dram, tiles, arch.offchip.bandwidth, first_s)
-    else:
-        busy = dispatch_s + compute_s
-        first_s = 0.0
+    busy, first_s = busy_seconds(kind, dispatch_s, compute_s, dram, tiles, first_s, arch.offchip.bandwidth)
     return OpCost("matrix", busy, dispatch_s, compute_s, dram, tiles, first_s, macs, ops, out_bytes, prec)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from accelsim.cost.gpu import gpu_op_cost
 from accelsim.cost.matmul import matmul_cycles
-from accelsim.cost.transfer import stream_tiles, streamed_seconds, tensor_bytes
+from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
 from accelsim.cost.vector import elem_ops, gather_cycles, vector_cycles
 from accelsim.errors import SpecError
 from accelsim.spec.schema import ArchSpec
@@ -115,14 +115,7 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
             ops = elem_ops(kind, func, m, n, k)
         compute_s = cycles / clock
         out_bytes = tensor_bytes(m * (k if kind == "topk" else n), prec)
-    if dram > 0:
-        if kind == "embedding":
-            busy = dispatch_s + first_s + dram / arch.offchip.bandwidth
-        else:
-            busy = dispatch_s + streamed_seconds(compute_s, dram, tiles, arch.offchip.bandwidth, first_s)
-    else:
-        busy = dispatch_s + compute_s
-        first_s = 0.0
+    busy, first_s = busy_seconds(kind, dispatch_s, compute_s, dram, tiles, first_s, arch.offchip.bandwidth)
     return OpCost(unit, busy, dispatch_s, float(compute_s), dram, tiles, first_s, macs, ops, out_bytes, prec)
 
 

@@ -49,3 +49,16 @@ def core_transfer_seconds(arch: ArchSpec, src: int, dst: int, nbytes: float) -> 
     hops = ring_hops(src, dst, arch.cores) if ic.topology == "ring" else 1
     cycles = arch.overheads.sync_cycles + hops * ic.hop_cycles + math.ceil(nbytes / ic.bytes_per_cycle)
     return cycles / arch.clock
+
+
+def busy_seconds(kind: str, dispatch_s: float, compute_s: float, dram_bytes: float, tiles: int, first_s: float,
+                 bandwidth: float) -> tuple[float, float]:
+    """(busy s, first-byte s) of an op on an idle chip: an embedding from DRAM is setup + latency + bytes, a
+    streamed op double-buffers its tiles (:func:`streamed_seconds`), an on-chip op is dispatch + compute (and
+    has no first byte)."""
+    if dram_bytes <= 0:
+        return dispatch_s + compute_s, 0.0
+    if kind == "embedding":
+        return dispatch_s + first_s + dram_bytes / bandwidth, first_s
+    return dispatch_s + streamed_seconds(compute_s, dram_bytes, tiles, bandwidth, first_s), first_s
+
