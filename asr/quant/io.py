@@ -36,9 +36,19 @@ def is_qat_dir(path: str | Path) -> bool:
     return (Path(path) / QAT_WEIGHTS).is_file()
 
 
+def read_config_and_recipe(d: Path):
+    """(ModelConfig, Recipe) of a quantized model folder (QAT or packed); a bad file is a CheckpointError."""
+    from asr.model.config import ModelConfig, read_sections
+    from asr.model.io import CONFIG
+
+    try:
+        return ModelConfig.from_dict(read_sections(d / CONFIG), str(d / CONFIG)), load_recipe(d / RECIPE)
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
+
+
 def load_qat(path_dir: str | Path):
     """(prepared model in eval mode, ModelConfig, Recipe) from a folder written by :func:`save_qat`."""
-    from asr.model.config import ModelConfig, read_sections
     from asr.model.io import CONFIG, load_state, load_weights
     from asr.model.transducer import Transducer
 
@@ -46,11 +56,7 @@ def load_qat(path_dir: str | Path):
     if not is_qat_dir(d):
         raise CheckpointError(f"{d}: not a QAT model folder (expected {QAT_WEIGHTS}, {RECIPE}, {CONFIG}; "
                               "write one with `asr qat`)")
-    try:
-        cfg = ModelConfig.from_dict(read_sections(d / CONFIG), str(d / CONFIG))
-        recipe = load_recipe(d / RECIPE)
-    except ConfigError as exc:
-        raise CheckpointError(str(exc)) from None
+    cfg, recipe = read_config_and_recipe(d)
     model = prepare(Transducer(cfg), recipe, inplace=True)
     load_weights(model, load_state(d / QAT_WEIGHTS), str(d / QAT_WEIGHTS))
     return model.eval(), cfg, recipe

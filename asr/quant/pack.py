@@ -250,22 +250,15 @@ def load_packed(path_dir: str | Path):
     :mod:`asr.quant.integer`, and every weight, bias and activation range is set from the packed file:
     the model that runs is exactly the shipped file (FP16 scales and biases included).
     """
-    from asr.model.config import ModelConfig, read_sections
-    from asr.model.io import CONFIG
     from asr.model.transducer import Transducer
+    from asr.quant.io import read_config_and_recipe
     from asr.quant.prepare import convert, prepare
-    from asr.quant.recipe import load_recipe
-    from asr.errors import ConfigError
 
     d = Path(path_dir)
     if not is_packed_dir(d):
         raise CheckpointError(f"{d}: not a packed model folder (expected {PACKED_FILE}, config.yaml, recipe.yaml; "
                               "write one with `asr export`)")
-    try:
-        cfg = ModelConfig.from_dict(read_sections(d / CONFIG), str(d / CONFIG))
-        recipe = load_recipe(d / "recipe.yaml")
-    except ConfigError as exc:
-        raise CheckpointError(str(exc)) from None
+    cfg, recipe = read_config_and_recipe(d)
     where = str(d / PACKED_FILE)
     tensors, layout, meta = read_packed(d / PACKED_FILE)
     if meta.get("recipe") not in (None, recipe.name):
