@@ -5,8 +5,9 @@
 Generates beam 16, density-ratio fusion synthetic workloads of the given audio lengths (``accelsim generate``,
 10 s utterances; kept under ``--workdir`` and reused) and, each in a fresh process:
 
-- times one ``simulate()`` + ``summary()`` after loading, split into phases (CPU seconds: load, cost + map,
-  engine, summary; the engine's alone, the rest of ``simulate()`` is cost + map) on the fast engine, and
+- times one ``simulate()`` + ``summary()`` after loading, split into phases (load; the mapping search, the
+  chosen mapping's full plan, the engine's run of it and the result, from ``RunResult.wall_phases_s``;
+  summary) on the fast engine, and
   ``ops/s = ops / simulate() CPU seconds``; peak memory per op is the process's peak RSS after the run minus
   its RSS before loading, over the op count;
 - plays the same workload on the reference (simpy) engine (up to ``--reference-max-ops``), checks that it
@@ -48,19 +49,6 @@ def child(arch_path: str, workload_dir: str, engine: str) -> dict:
     from accelsim.spec import load_arch
     from accelsim.trace import load_workload
 
-    import importlib
-
-    simulate_module = importlib.import_module("accelsim.sim.simulate")
-    engine_cpu = []
-    play = simulate_module.play
-
-    def timed_play(plan, name):  # CPU seconds of the engine alone (wall_phases_s holds wall seconds)
-        c = time.process_time()
-        out = play(plan, name)
-        engine_cpu.append(time.process_time() - c)
-        return out
-
-    simulate_module.play = timed_play
     arch = load_arch(arch_path, {"scheduler.engine": engine})
     # warm up the engine's machinery (numba cache load) on a tiny workload, so it counts neither as per-op
     # memory nor as simulation time
@@ -76,8 +64,7 @@ def child(arch_path: str, workload_dir: str, engine: str) -> dict:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     return {"ops": int(len(result.end_s)), "audio_s": workload.audio_seconds, "sim_s": result.sim_s,
             "load_s": w1 - w0, "simulate_s": w2 - w1, "simulate_cpu_s": c2 - c1, "summary_s": w3 - w2,
-            "load_cpu_s": c1 - c0, "engine_cpu_s": engine_cpu[-1], "cost_map_cpu_s": c2 - c1 - engine_cpu[-1],
-            "summary_cpu_s": c3 - c2,
+            "load_cpu_s": c1 - c0, "summary_cpu_s": c3 - c2,
             "total_cpu_s": c3 - c0, "phases_s": result.wall_phases_s, "rss_before_B": rss0, "peak_rss_B": peak,
             "end_checksum": float(np.sum(result.end_s))}
 
@@ -132,9 +119,11 @@ def main() -> None:
           f"best CPU {min(r[1] for r in runs):.3f} s")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    print("CPU seconds per phase; ops/s = ops / simulate() CPU s; B/op = (peak RSS - RSS before load) / ops")
-    print(f"{'audio':>7} {'ops':>11} {'ops/s (CPU)':>12} {'B/op':>6} {'load s':>7} {'cost+map s':>10} "
-          f"{'engine s':>8} {'summary s':>9} {'ref/fast':>8} {'run wall s':>10} {'run CPU s':>9}")
+    print("seconds per phase (load, summary: CPU; search = ranking + verification on the first utterance, plan =\n"
+          "the chosen mapping's full plan (cost + map), engine = its run, result: wall of one pinned process);\n"
+          "ops/s = ops / simulate() CPU s; B/op = (peak RSS - RSS before load) / ops")
+    print(f"{'audio':>7} {'ops':>11} {'ops/s (CPU)':>12} {'B/op':>6} {'load s':>7} {'search s':>8} {'plan s':>7} "
+          f"{'engine s':>8} {'result s':>8} {'summary s':>9} {'ref/fast':>8} {'run wall s':>10} {'run CPU s':>9}")
     for minutes in args.minutes:
         wl = ensure_workload(workdir, minutes)
         fast = _run_child([args.arch, str(wl), "fast"])
@@ -144,12 +133,13 @@ def main() -> None:
             if ref["end_checksum"] != fast["end_checksum"]:
                 raise SystemExit(f"{wl}: the engines disagree (sum of end times {ref['end_checksum']!r} vs "
                                  f"{fast['end_checksum']!r})")
-            ratio = f"{ref['engine_cpu_s'] / fast['engine_cpu_s']:.1f}x"
+            ratio = f"{ref['phases_s']['engine'] / fast['phases_s']['engine']:.1f}x"
         run_wall, run_cpu = _timed([*ACCELSIM, "run", args.arch, str(wl)])
         per_op = (fast["peak_rss_B"] - fast["rss_before_B"]) / fast["ops"]
+        ph = fast["phases_s"]
         print(f"{fast['audio_s']:6.0f}s {fast['ops']:11,d} {fast['ops'] / fast['simulate_cpu_s']:12,.0f} "
-              f"{per_op:6.0f} {fast['load_cpu_s']:7.2f} {fast['cost_map_cpu_s']:10.2f} "
-              f"{fast['engine_cpu_s']:8.2f} {fast['summary_cpu_s']:9.2f} {ratio:>8} {run_wall:10.2f} "
+              f"{per_op:6.0f} {fast['load_cpu_s']:7.2f} {ph['search']:8.2f} {ph['cost_map']:7.2f} "
+              f"{ph['engine']:8.2f} {ph['result']:8.2f} {fast['summary_cpu_s']:9.2f} {ratio:>8} {run_wall:10.2f} "
               f"{run_cpu:9.2f}", flush=True)
 
 

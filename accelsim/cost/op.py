@@ -18,6 +18,7 @@ from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
 from accelsim.cost.vector import elem_ops, gather_cycles, vector_cycles
 from accelsim.errors import SpecError
 from accelsim.spec.schema import ArchSpec
+from accelsim.trace.coded import OpTable, op_table
 
 UNITS = ("matrix", "vector", "dma")
 KIND_UNIT = {
@@ -158,41 +159,56 @@ def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return codes, first
 
 
-def cost_arrays(ops: pd.DataFrame, arch: ArchSpec, weight_pclass: dict[str, str],
-                resident: np.ndarray) -> dict[str, np.ndarray]:
+class CostMemo:
+    """:func:`op_cost` results of one architecture, kept across :func:`cost_arrays` calls (the mapper's search
+    costs the same shapes for every candidate plan)."""
+
+    def __init__(self, arch: ArchSpec) -> None:
+        self.arch = arch
+        self.costs: dict[tuple, OpCost] = {}
+        self.extra: dict = {}  # other per-arch memos (e.g. sub-array geometry times)
+
+
+def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict[str, str],
+                resident: np.ndarray, memo: CostMemo | None = None) -> dict[str, np.ndarray]:
     """Per-op cost columns for a whole ops table, evaluating :func:`op_cost` once per distinct key.
 
-    ``weight_pclass`` maps weight name -> its precision class; ``resident[i]`` says whether op i's weight is
-    pinned on chip (ignored for ops without weights). Besides the per-op :class:`OpCost` fields, ``precision``
-    comes as integer codes too (``precision_code`` into the sorted labels ``precision_names``), and
-    ``distinct_keys`` holds the number of distinct cost keys.
+    ``ops`` is a pandas ops table or its :class:`~accelsim.trace.coded.OpTable`; ``weight_pclass`` maps weight
+    name -> its precision class; ``resident[i]`` says whether op i's weight is pinned on chip (ignored for ops
+    without weights); ``memo`` (of this ``arch``) keeps op costs across calls. Besides the per-op
+    :class:`OpCost` fields, ``precision`` comes as integer codes too (``precision_code`` into the sorted labels
+    ``precision_names``), and ``distinct_keys`` holds the number of distinct cost keys.
     """
-    cols = []
-    labels = {}
-    for name in ("kind", "func", "pclass"):
-        codes, labels[name] = category_codes(ops[name])
-        cols.append(codes)
-    wcodes, wnames = category_codes(ops["weight"])
+    table = ops if isinstance(ops, OpTable) else op_table(ops)
+    if memo is not None and memo.arch is not arch:
+        raise ValueError("cost_arrays: the memo belongs to another architecture")
+    wnames = table.weight.names
+    wcodes = table.weight.codes
     wclasses = sorted({weight_pclass.get(w, "") for w in wnames} | {""})
     wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int64)
     no_weight = np.array([w == "" for w in wnames], dtype=bool)[wcodes]
-    cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64),
-             wclass_of[wcodes], (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
+    cols = [table.kind.codes, table.func.codes, table.pclass.codes, table.m, table.k, table.n, wclass_of[wcodes],
+            (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
     codes, first = dense_key(cols)
     uniques = np.stack([col[first] for col in cols], axis=1)
-    table = [op_cost(labels["kind"][r[0]], labels["func"][r[1]], labels["pclass"][r[2]], int(r[3]), int(r[4]),
-                     int(r[5]), wclasses[r[6]], bool(r[7]), arch) for r in uniques.tolist()]
+    kinds, funcs, pclasses = table.kind.names, table.func.names, table.pclass.names
+    cache = memo.costs if memo is not None else {}
+    costs = []
+    for r in uniques.tolist():
+        key = (kinds[r[0]], funcs[r[1]], pclasses[r[2]], r[3], r[4], r[5], wclasses[r[6]], bool(r[7]))
+        c = cache.get(key)
+        if c is None:
+            c = cache[key] = op_cost(*key, arch)
+        costs.append(c)
     out: dict[str, np.ndarray] = {}
     for field in ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "out_bytes"):
-        out[field] = np.array([getattr(c, field) for c in table], dtype=np.float64)[codes]
+        out[field] = np.array([getattr(c, field) for c in costs], dtype=np.float64)[codes]
     for field in ("tiles", "macs", "elem_ops"):
-        out[field] = np.array([getattr(c, field) for c in table], dtype=np.int64)[codes]
-    out["unit"] = np.array([UNITS.index(c.unit) for c in table], dtype=np.int64)[codes]
-    precisions = sorted({c.precision for c in table})
-    out["precision_code"] = np.array([precisions.index(c.precision) for c in table], dtype=np.int8)[codes]
+        out[field] = np.array([getattr(c, field) for c in costs], dtype=np.int64)[codes]
+    out["unit"] = np.array([UNITS.index(c.unit) for c in costs], dtype=np.int64)[codes]
+    precisions = sorted({c.precision for c in costs})
+    out["precision_code"] = np.array([precisions.index(c.precision) for c in costs], dtype=np.int8)[codes]
     out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
     out["precision"] = out["precision_names"][out["precision_code"]]
-    out["distinct_keys"] = np.array([len(table)])
+    out["distinct_keys"] = np.array([len(costs)])
     return out
-
-

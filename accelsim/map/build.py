@@ -20,13 +20,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import category_codes, cost_arrays
+from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
 from accelsim.errors import SpecError
+from accelsim.map.edges import piece_edges
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
 from accelsim.spec.schema import ArchSpec
+from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
 
 WHOLE, SLICE, PARTIAL, REDUCE, LOAD = 0, 1, 2, 3, 4
@@ -67,11 +69,11 @@ def _slice(d: np.ndarray, g: np.ndarray, j: np.ndarray) -> np.ndarray:
 _GEOMETRY_CACHE: dict = {}
 
 
-def _costs(pieces: pd.DataFrame, arch: ArchSpec, wclass: dict[str, str], resident: np.ndarray,
-           compute_s: np.ndarray | None) -> dict[str, np.ndarray]:
+def _costs(pieces: OpTable, arch: ArchSpec, wclass: dict[str, str], resident: np.ndarray,
+           compute_s: np.ndarray | None, memo: CostMemo | None = None) -> dict[str, np.ndarray]:
     """cost_arrays over the pieces; with ``compute_s`` (sub-array matmul times, NaN: keep) matmul pieces take
     those compute times, their busy times recomputed as :func:`accelsim.cost.op.op_cost` does."""
-    out = cost_arrays(pieces, arch, wclass, resident)
+    out = cost_arrays(pieces, arch, wclass, resident, memo)
     if compute_s is None:
         return out
     sel = np.flatnonzero(np.isfinite(compute_s) & (compute_s < out["compute_s"]))
@@ -90,37 +92,46 @@ def _costs(pieces: pd.DataFrame, arch: ArchSpec, wclass: dict[str, str], residen
     return out
 
 
-def sub_array_compute_s(pieces: pd.DataFrame, arch: ArchSpec) -> np.ndarray:
+def sub_array_compute_s(pieces: pd.DataFrame | OpTable, arch: ArchSpec, memo: CostMemo | None = None) -> np.ndarray:
     """Per piece: a matmul's compute time on its fastest sub-array (:mod:`accelsim.map.geometry`), s; NaN
     for other pieces."""
-    out = np.full(len(pieces), np.nan)
-    is_mm = (pieces["kind"].astype(str) == "matmul").to_numpy()
-    if not is_mm.any():
+    table = pieces if isinstance(pieces, OpTable) else op_table(pieces)
+    out = np.full(len(table), np.nan)
+    mm_code = table.kind.code_of("matmul")
+    is_mm = table.kind.codes == mm_code
+    if mm_code < 0 or not is_mm.any():
         return out
     mat = arch.core.matrix
-    akey = (mat.model_dump_json(), arch.core.scratchpad.read_bytes_per_cycle, arch.precision.model_dump_json())
+    akey = memo.extra.get("geometry_key") if memo is not None else None
+    if akey is None:
+        akey = (mat.model_dump_json(), arch.core.scratchpad.read_bytes_per_cycle, arch.precision.model_dump_json())
+        if memo is not None:
+            memo.extra["geometry_key"] = akey
     grid = None
-    keys = pd.DataFrame({"m": pieces["m"].to_numpy()[is_mm], "k": pieces["k"].to_numpy()[is_mm],
-                         "n": pieces["n"].to_numpy()[is_mm], "p": pieces["pclass"].astype(str).to_numpy()[is_mm]})
-    codes, uniq = pd.factorize(pd.MultiIndex.from_frame(keys))
-    cycles = np.empty(len(uniq))
-    for u, (m, k, n, p) in enumerate(uniq):
-        key = (akey, int(m), int(k), int(n), p)
-        if key not in _GEOMETRY_CACHE:
+    idx = np.flatnonzero(is_mm)
+    cols = [table.m[idx], table.k[idx], table.n[idx], table.pclass.codes[idx]]
+    codes, first = dense_key(cols)
+    cycles = np.empty(len(first))
+    for u, (m, k, n, p) in enumerate(np.stack([c[first] for c in cols], axis=1).tolist()):
+        key = (akey, m, k, n, table.pclass.names[p])
+        got = _GEOMETRY_CACHE.get(key)
+        if got is None:
             if grid is None:
                 grid = geometry_grid(mat)
-            _GEOMETRY_CACHE[key] = best_cycles(int(m), int(k), int(n), p, arch, grid)
-        cycles[u] = _GEOMETRY_CACHE[key]
-    out[is_mm] = cycles[codes] / arch.clock
+            got = _GEOMETRY_CACHE[key] = best_cycles(m, k, n, key[4], arch, grid)
+        cycles[u] = got
+    out[idx] = cycles[codes] / arch.clock
     return out
 
 
-def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap: str = "full") -> Built:
-    """The plan of ``mapping`` (module docstring); raises SpecError when the mapping does not fit ``arch``."""
-    ops = workload.ops
-    n = len(ops)
+def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap: str = "full",
+               memo: CostMemo | None = None) -> Built:
+    """The plan of ``mapping`` (module docstring); raises SpecError when the mapping does not fit ``arch``.
+    ``memo`` (a :class:`~accelsim.cost.op.CostMemo` of ``arch``) keeps op costs across calls."""
+    oc = op_codes(workload)
+    n = len(oc)
     where = f"mapping {mapping.name}"
-    scodes, snames = category_codes(ops["stream"])
+    scodes, snames = oc.stream.codes, list(oc.stream.names)
     missing = [s for s in snames if s not in mapping.streams]
     if missing:
         raise SpecError(f"{where}: no placement for streams {missing[:5]} of {workload.path}")
@@ -132,10 +143,10 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int64)
     gsize = np.array([len(g) for g in groups], dtype=np.int64)
     ksplit = np.array([mapping.streams[s].split == "k" for s in snames], dtype=bool)
-    kcodes, knames = category_codes(ops["kind"])
+    kcodes, knames = oc.kind.codes, oc.kind.names
     is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
     is_vec = np.array([k in SLICEABLE_VECTOR for k in knames], dtype=bool)[kcodes]
-    m_op, k_op, n_op = (ops[c].to_numpy(np.int64) for c in ("m", "k", "n"))
+    m_op, k_op, n_op = oc.m, oc.k, oc.n
     g_op = gsize[scodes]
     ks_op = ksplit[scodes] & is_mm
     ns_op = (is_mm & ~ksplit[scodes]) | (is_vec & ~ksplit[scodes])
@@ -149,35 +160,36 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     p0 = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(npieces, out=p0[1:])
     total = int(p0[-1])
-    piece_op = np.repeat(np.arange(n, dtype=np.int64), npieces)
-    j = np.arange(total, dtype=np.int64) - p0[:-1][piece_op]
-    gp = g_eff[piece_op]
-    red = has_reduce[piece_op] & (j == gp)
-    role = np.where(gp > 1, np.where(ks_op[piece_op], PARTIAL, SLICE), WHOLE)
-    role = np.where(red, REDUCE, role)
-    core = gpad[scodes[piece_op], np.where(red, 0, j)]
-    pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
-    pn = np.where(role == SLICE, _slice(pn, gp, j), pn)
-    pk = np.where(role == PARTIAL, _slice(pk, gp, j), pk)
-    pm = np.where(red, pm * (gp - 1), pm)
-    pk = np.where(red, 0, pk)
-
     if split_any:
-        def cat(col: str, override: str | None) -> pd.Categorical:
-            codes, names = category_codes(ops[col])
-            names = list(names)
-            if override is not None and override not in names:
-                names.append(override)
-            pc = codes[piece_op].copy()
-            if override is not None:
-                pc[red] = names.index(override)
-            return pd.Categorical.from_codes(pc, categories=pd.Index(names))
-        pieces = pd.DataFrame({"kind": cat("kind", "elementwise"), "func": cat("func", "add"),
-                               "pclass": cat("pclass", "elementwise"), "weight": cat("weight", ""),
-                               "m": pm, "k": pk, "n": pn})
+        piece_op = np.repeat(np.arange(n, dtype=np.int64), npieces)
+        j = np.arange(total, dtype=np.int64) - p0[:-1][piece_op]
+        gp = g_eff[piece_op]
+        red = has_reduce[piece_op] & (j == gp)
+        role = np.where(gp > 1, np.where(ks_op[piece_op], PARTIAL, SLICE), WHOLE)
+        role = np.where(red, REDUCE, role)
+        core = gpad[scodes[piece_op], np.where(red, 0, j)]
+        pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
+        pn = np.where(role == SLICE, _slice(pn, gp, j), pn)
+        pk = np.where(role == PARTIAL, _slice(pk, gp, j), pk)
+        pm = np.where(red, pm * (gp - 1), pm)
+        pk = np.where(red, 0, pk)
+
+        def cat(col: Labelled, override: str) -> Labelled:  # a reduce piece is a vector add of partial sums
+            col, code = col.with_name(override)
+            pc = col.codes[piece_op]
+            pc[red] = code
+            return Labelled(pc, col.names)
+
+        pieces = OpTable(cat(oc.kind, "elementwise"), cat(oc.func, "add"), cat(oc.pclass, "elementwise"),
+                         cat(oc.weight, ""), pm, pk, pn)
     else:
-        pieces = ops
-    wcodes, wnames = category_codes(pieces["weight"])
+        piece_op = np.arange(n, dtype=np.int64)
+        gp = np.ones(n, dtype=np.int64)
+        role = np.full(n, WHOLE, dtype=np.int64)
+        core = gpad[scodes, 0]
+        pk, pn = k_op, n_op
+        pieces = oc
+    wcodes, wnames = pieces.weight.codes, list(pieces.weight.names)
     nw = len(wnames)
     wclass = {w: meta.pclass for w, meta in workload.meta.weights.items()}
 
@@ -197,13 +209,12 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     reads_pinned = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
                                                         (role != REDUCE) & (nhold[pw] == gp))
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
-    sub_s = sub_array_compute_s(pieces, arch) if mapping.sub_arrays else None
-    on_chip = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s)
-    costs = _costs(pieces, arch, wclass, resident, sub_s)
+    sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
+    on_chip = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo)
+    costs = _costs(pieces, arch, wclass, resident, sub_s, memo) if not resident.all() else dict(on_chip)
 
     # bytes each core holds: pinned slices, sized by what its pieces read
-    kind_p = np.array([k == "matmul" for k in category_codes(pieces["kind"])[1]], dtype=bool)
-    is_mm_p = kind_p[category_codes(pieces["kind"])[0]]
+    is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
     wprec = {w: weight_precision(arch, wclass[w]) for w in wnames if w}
     piece_wbytes = np.zeros(total, dtype=np.float64)
     is_emb_p = has_w & ~is_mm_p
@@ -231,75 +242,35 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                         f"{budget:.0f} (core.scratchpad.size x weight_fraction)")
     pinned_per_core = tuple(frozenset(wnames[i] for i in np.flatnonzero(held[:, c] > 0)) for c in range(arch.cores))
 
-    # edges between pieces
-    dep_ptr, dep_src = workload.deps_csr()
-    dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
-    if split_any:
-        in_cnt = npieces - has_reduce
-        out_start = np.where(has_reduce, p0[1:] - 1, p0[:-1])
-        out_cnt = np.where(has_reduce, 1, npieces)
-        local = (ns_op[dep_src] & ns_op[dep_dst] & ~is_mm[dep_dst] & (g_eff[dep_src] == g_eff[dep_dst])
-                 & (g_eff[dep_dst] > 1) & (scodes[dep_src] == scodes[dep_dst]))
-        a_cnt = np.where(local, 1, out_cnt[dep_src])
-        b_cnt = in_cnt[dep_dst]
-        cnt = a_cnt * b_cnt
-        e = np.repeat(np.arange(len(dep_src), dtype=np.int64), cnt)
-        off = np.zeros(len(cnt) + 1, dtype=np.int64)
-        np.cumsum(cnt, out=off[1:])
-        t = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][e]
-        b = t // a_cnt[e]
-        a = np.where(local[e], b, t % a_cnt[e])
-        child = p0[:-1][dep_dst[e]] + b
-        parent = out_start[dep_src[e]] + a
-        # partial sums -> their reduce piece
-        rops = np.flatnonzero(has_reduce)
-        rc = np.repeat(p0[1:][rops] - 1, g_eff[rops])
-        rp = np.repeat(p0[:-1][rops], g_eff[rops]) + (np.arange(int(g_eff[rops].sum())) -
-                                                     np.repeat(np.cumsum(g_eff[rops]) - g_eff[rops], g_eff[rops]))
-        child = np.concatenate([child, rc])
-        parent = np.concatenate([parent, rp])
-    else:
-        child, parent = dep_dst, dep_src
-
-    extra_c, extra_p = [], []
-    # "after": stream s starts (per utterance) when stream `after` has finished
-    utt = ops["utt"].to_numpy()
+    # edges between pieces (accelsim.map.edges): trace dependencies, partial sums -> reduce, "after" streams,
+    # overlap none, start-up loads; each with the time a result needs to cross cores
+    dep_ptr, dep_src = oc.dep_ptr, oc.dep_src
+    in_cnt = npieces - has_reduce
+    out_start = np.where(has_reduce, p0[1:] - 1, p0[:-1])
+    out_cnt = np.where(has_reduce, 1, npieces)
+    # "after": stream s starts (per utterance) when stream `after` has finished: its entry ops (no parent in
+    # their own stream) wait for every piece of the other stream's last op of that utterance
+    utt = oc.utt
+    uniq_utt, utt_rank_op = np.unique(utt, return_inverse=True)
+    utt_rank_op = utt_rank_op.astype(np.int64).reshape(-1)
+    after_op = np.full(n, -1, dtype=np.int64)
     afters = [(si, snames.index(mapping.streams[s].after)) for si, s in enumerate(snames)
               if mapping.streams[s].after and mapping.streams[s].after in snames]
     if afters:
+        dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
         same = scodes[dep_src] == scodes[dep_dst]
         has_own_parent = np.zeros(n, dtype=bool)
         has_own_parent[dep_dst[same]] = True
-        last_key = pd.Series(np.arange(n)).groupby([scodes, utt]).max()
+        nu = len(uniq_utt)
+        last_op = np.full(len(snames) * nu, -1, dtype=np.int64)  # per (stream, utterance): its last op
+        np.maximum.at(last_op, scodes * nu + utt_rank_op, np.arange(n, dtype=np.int64))
         for si, ai in afters:
             entry = np.flatnonzero((scodes == si) & ~has_own_parent)
-            for op in entry.tolist():
-                key = (ai, utt[op])
-                if key in last_key.index:
-                    lp = int(last_key.loc[key])
-                    if lp < op:
-                        hi = p0[op + 1] - (1 if has_reduce[op] else 0)
-                        for q in range(p0[op], hi):
-                            for r in range(p0[lp], p0[lp + 1]):
-                                extra_c.append(q)
-                                extra_p.append(r)
-    if overlap == "none":  # every op waits for the previous op (its pieces still run side by side)
-        ops1 = np.arange(1, n, dtype=np.int64)
-        a_cnt = npieces[ops1 - 1]
-        cnt = a_cnt * (npieces[ops1] - has_reduce[ops1])
-        e = np.repeat(np.arange(len(ops1), dtype=np.int64), cnt)
-        off = np.zeros(len(cnt) + 1, dtype=np.int64)
-        np.cumsum(cnt, out=off[1:])
-        t = np.arange(int(off[-1]), dtype=np.int64) - off[:-1][e]
-        extra_c.append(p0[:-1][ops1[e]] + t // a_cnt[e])
-        extra_p.append(p0[:-1][ops1[e] - 1] + t % a_cnt[e])
-    elif overlap != "full":
+            lp = last_op[ai * nu + utt_rank_op[entry]]
+            ok = (lp >= 0) & (lp < entry)
+            after_op[entry[ok]] = lp[ok]
+    if overlap not in ("full", "none"):
         raise SpecError(f"scheduler.overlap = {overlap!r}: expected 'full' or 'none'")
-    if extra_c:
-        ec = np.concatenate([np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in extra_c])
-        ep = np.concatenate([np.atleast_1d(np.asarray(x, dtype=np.int64)) for x in extra_p])
-        child = np.concatenate([child, ec])
-        parent = np.concatenate([parent, ep])
 
     # start-up loads of pinned weights: one DMA piece per (weight, core), readers of utterance 0 wait for it
     loads = []
@@ -307,31 +278,24 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         for i, c in zip(*np.nonzero(held)):
             loads.append((int(i), int(c), float(held[i, c])))
     nl = len(loads)
-    utt_rank_op = np.searchsorted(np.unique(utt), utt).astype(np.int64)
+    load_of_piece = np.full(total, -1, dtype=np.int64)
     if nl:
         first_utt = utt_rank_op[piece_op] == 0 if arch.scheduler.utterances == "sequential" else np.ones(total, bool)
-        lc, lp = [], []
+        load_of = np.full((nw, arch.cores), -1, dtype=np.int64)
         for li, (i, c, _b) in enumerate(loads):
-            readers = np.flatnonzero(reads_pinned & (pw == i) & (core == c) & first_utt)
-            lc.append(readers + nl)
-            lp.append(np.full(len(readers), li, dtype=np.int64))
-        child = np.concatenate([child + nl] + lc)
-        parent = np.concatenate([parent + nl] + lp)
-    order = np.argsort(child, kind="stable")
-    child, parent = child[order], parent[order]
+            load_of[i, c] = li
+        readers = np.flatnonzero(reads_pinned & first_utt)
+        load_of_piece[readers] = load_of[pw[readers], core[readers]]
 
-    # dependency delays: a result crossing cores
     all_core = np.concatenate([np.array([c for _i, c, _b in loads], dtype=np.int64), core])
     out_bytes = np.concatenate([np.zeros(nl), costs["out_bytes"]])
     ic = arch.interconnect
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
-    src_core, dst_core = all_core[parent], all_core[child]
-    serialise = np.ceil(out_bytes[parent] / ic.bytes_per_cycle)
-    cycles = arch.overheads.sync_cycles + hops[src_core, dst_core] * ic.hop_cycles + serialise
-    dep_delay = np.where(src_core == dst_core, 0.0, cycles / arch.clock)
-    ntot = nl + total
-    ptr = np.searchsorted(child, np.arange(ntot + 1)).astype(np.int64)
+    ptr, parent, dep_delay = piece_edges(
+        nl, p0, in_cnt, out_start, out_cnt, ns_op, g_eff, scodes, is_mm, dep_ptr, dep_src, has_reduce, after_op,
+        overlap == "none", load_of_piece, all_core, out_bytes, hops, float(arch.overheads.sync_cycles),
+        float(ic.hop_cycles), float(ic.bytes_per_cycle), float(arch.clock))
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)
     is_slice = (role == SLICE) | (role == PARTIAL)
@@ -362,7 +326,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         tiles=head(costs["tiles"].astype(np.float64), 1.0),
         weight_id=head(weight_id, -1),
         hit_busy_s=head(on_chip["busy_s"], 0.0),
-        dep_ptr=ptr, dep_src=parent.astype(np.int64), dep_delay_s=dep_delay,
+        dep_ptr=ptr, dep_src=parent, dep_delay_s=dep_delay,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),

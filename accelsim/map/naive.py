@@ -30,20 +30,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import category_codes, cost_arrays
+from accelsim.cost.op import CostMemo, dense_key
+from accelsim.cost.vector import elem_ops
 from accelsim.cost.transfer import tensor_bytes
 from accelsim.map.build import weight_precision
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
+from accelsim.trace.coded import OpCodes, as_codes, op_codes
 from accelsim.trace.io import Workload
 
 
-def place_streams(ops: pd.DataFrame, work: np.ndarray, arch: ArchSpec) -> dict[str, int]:
+def place_streams(ops: pd.DataFrame | OpCodes, work: np.ndarray, arch: ArchSpec) -> dict[str, int]:
     """Stream name -> core index (see module docstring); ``work[i]`` is op i's machine-independent work."""
-    codes, names = category_codes(ops["stream"])
-    pcodes, pnames = category_codes(ops["phase"])
-    is_enc = np.array([p == "encoder" for p in pnames], dtype=bool)[pcodes]
+    oc = as_codes(ops)
+    codes, names = oc.stream.codes, oc.stream.names
+    is_enc = oc.phase.codes == oc.phase.code_of("encoder")
     per_stream = np.bincount(codes, weights=work, minlength=len(names))
     enc_ops = np.bincount(codes, weights=is_enc, minlength=len(names))
     all_ops = np.bincount(codes, minlength=len(names))
@@ -82,15 +84,15 @@ class Residency:
         return sum(b for w, b in self.weight_bytes.items() if w not in pinned)
 
 
-def choose_residency(ops: pd.DataFrame, op_core: np.ndarray, weights: dict[str, WeightMeta],
+def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: dict[str, WeightMeta],
                      arch: ArchSpec) -> Residency:
     """Pin weights per core (see module docstring)."""
     wbytes = {w: tensor_bytes(meta.elements, weight_precision(arch, meta.pclass)) for w, meta in weights.items()}
-    codes, wnames = category_codes(ops["weight"])
-    kcodes, knames = category_codes(ops["kind"])
-    is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
-    is_emb = np.array([k == "embedding" for k in knames], dtype=bool)[kcodes]
-    rows = np.where(is_emb, ops["m"].to_numpy() * ops["n"].to_numpy(), 0).astype(np.float64)
+    oc = as_codes(ops)
+    codes, wnames = oc.weight.codes, oc.weight.names
+    is_mm = oc.kind.codes == oc.kind.code_of("matmul")
+    is_emb = oc.kind.codes == oc.kind.code_of("embedding")
+    rows = np.where(is_emb, oc.m * oc.n, 0).astype(np.float64)
     nw = len(wnames)
     reads = np.bincount(codes * arch.cores + op_core, minlength=nw * arch.cores).reshape(nw, arch.cores)
     # fetches a cache would still need: runs of consecutive uses of a weight among its core's matmuls (in
@@ -127,16 +129,35 @@ def choose_residency(ops: pd.DataFrame, op_core: np.ndarray, weights: dict[str, 
     return Residency(tuple(frozenset(p) for p in pinned), wbytes, home)
 
 
-def naive_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Residency]:
-    """Today's mapping as a :class:`Mapping` (every stream whole on one core, per-core pinning, free load)."""
-    ops = workload.ops
-    n = len(ops)
-    wclass = {w: meta.pclass for w, meta in workload.meta.weights.items()}
-    on_chip = cost_arrays(ops, arch, wclass, np.ones(n, dtype=bool))
-    placement = place_streams(ops, (on_chip["macs"] + on_chip["elem_ops"]).astype(np.float64), arch)
-    scodes, snames = category_codes(ops["stream"])
-    core = np.array([placement[s] for s in snames], dtype=np.int64)[scodes]
-    residency = choose_residency(ops, core, workload.meta.weights, arch)
-    pinned = {w: (c,) for c, ws in enumerate(residency.pinned) for w in sorted(ws)}
+def naive_mapping(arch: ArchSpec, workload: Workload, *, memo: CostMemo | None = None,
+                  placement_only: bool = False) -> tuple[Mapping, Residency | None]:
+    """Today's mapping as a :class:`Mapping` (every stream whole on one core, per-core pinning, free load);
+    with ``placement_only``, streams only (nothing pinned, no residency)."""
+    oc = op_codes(workload)
+    work = _work(oc)
+    placement = place_streams(oc, work, arch)
     streams = {s: StreamMap((c,)) for s, c in placement.items()}
+    if placement_only:
+        return Mapping(name="naive", streams=streams, pinned={}), None
+    core = np.array([placement[s] for s in oc.stream.names], dtype=np.int64)[oc.stream.codes]
+    residency = choose_residency(oc, core, workload.meta.weights, arch)
+    pinned = {w: (c,) for c, ws in enumerate(residency.pinned) for w in sorted(ws)}
     return Mapping(name="naive", streams=streams, pinned=pinned), residency
+
+
+def _work(oc: OpCodes) -> np.ndarray:
+    """Machine-independent work of every op: its MACs plus SFU element operations."""
+    macs = np.where(oc.kind.codes == oc.kind.code_of("matmul"), oc.m * oc.k * oc.n, 0)
+    return (macs + _elem_ops(oc)).astype(np.float64)
+
+
+def _elem_ops(oc: OpCodes) -> np.ndarray:
+    """SFU element operations of every op (what :func:`accelsim.cost.op.op_cost` counts), per distinct key."""
+    cols = [oc.kind.codes, oc.func.codes, oc.m, oc.n, oc.k]
+    codes, first = dense_key(cols)
+    vals = np.zeros(len(first), dtype=np.int64)
+    for u, (kc, fc, m, n, k) in enumerate(np.stack([c[first] for c in cols], axis=1).tolist()):
+        kind = oc.kind.names[kc]
+        if kind not in ("matmul", "embedding", "gather"):
+            vals[u] = elem_ops(kind, oc.func.names[fc], m, n, k)
+    return vals[codes]

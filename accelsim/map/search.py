@@ -26,19 +26,22 @@ always among those verified, so the search is never slower than it on the uttera
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, fields
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
-from accelsim.cost.op import category_codes
+from accelsim.cost.op import CostMemo
 from accelsim.map.build import Built, build_plan, weight_bytes_of
+from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.naive import naive_mapping
-from accelsim.map.plan import UNITS_PER_CORE, Played
+from accelsim.map.plan import Played
 from accelsim.sim.engine import play
 from accelsim.spec.schema import ArchSpec
-from accelsim.trace.io import Workload
+from accelsim.trace.coded import OpCodes, OpTable, op_codes
+from accelsim.trace.io import Workload, deps_series
 
 #: engine verifications on the first utterance (besides naive); more when the workload is small
 VERIFY_TOP = 3
@@ -52,22 +55,35 @@ class Candidate:
 
 
 def sub_workload(workload: Workload, keep: np.ndarray) -> Workload:
-    """The ops where ``keep``, renumbered, with dependencies on dropped ops removed."""
+    """The ops where ``keep``, renumbered, with dependencies on dropped ops removed (its integer view,
+    :func:`~accelsim.trace.coded.op_codes`, comes filled in)."""
+    oc = op_codes(workload)
     idx = np.flatnonzero(keep)
     new_id = np.full(len(keep), -1, dtype=np.int64)
     new_id[idx] = np.arange(len(idx))
-    ops = workload.ops.iloc[idx].reset_index(drop=True).copy()
-    deps = [new_id[np.asarray(d, dtype=np.int64)] for d in workload.ops["deps"].iloc[idx]]
-    ops["deps"] = pd.Series([d[d >= 0] for d in deps], dtype=object)
+    lens = np.diff(oc.dep_ptr)[idx]
+    pos = np.repeat(oc.dep_ptr[idx] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(int(lens.sum()))
+    parent = new_id[oc.dep_src[pos]]
+    owner = np.repeat(np.arange(len(idx), dtype=np.int64), lens)
+    kept = parent >= 0
+    ptr = np.zeros(len(idx) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner[kept], minlength=len(idx)), out=ptr[1:])
+    src = parent[kept]
+    ops = workload.ops.drop(columns="deps").iloc[idx].reset_index(drop=True)
+    ops["deps"] = deps_series(pa.ListArray.from_arrays(pa.array(ptr), pa.array(src)))
     ops["id"] = np.arange(len(idx), dtype=np.int64)
-    return Workload(path=workload.path, meta=workload.meta, ops=ops)
+    sub = Workload(path=workload.path, meta=workload.meta, ops=ops[list(workload.ops.columns)])
+    table = oc.take(idx)
+    sub.cache["op_codes"] = OpCodes(*(getattr(table, f.name) for f in fields(OpTable)), stream=oc.stream.take(idx),
+                                    phase=oc.phase.take(idx), utt=oc.utt[idx], dep_ptr=ptr, dep_src=src)
+    return sub
 
 
 def phase_groups(workload: Workload) -> tuple[list[str], list[str]]:
     """(encoder streams, decoder streams): a stream belongs to the encoder when most of its ops do."""
-    ops = workload.ops
-    codes, names = category_codes(ops["stream"])
-    enc = (ops["phase"].astype(str) == "encoder").to_numpy()
+    oc = op_codes(workload)
+    codes, names = oc.stream.codes, oc.stream.names
+    enc = oc.phase.codes == oc.phase.code_of("encoder")
     e = np.bincount(codes, weights=enc, minlength=len(names))
     a = np.bincount(codes, minlength=len(names))
     return [s for i, s in enumerate(names) if 2 * e[i] > a[i]], [s for i, s in enumerate(names) if 2 * e[i] <= a[i]]
@@ -75,7 +91,7 @@ def phase_groups(workload: Workload) -> tuple[list[str], list[str]]:
 
 def _naive_on(arch: ArchSpec, workload: Workload, cores: int, streams: list[str]) -> dict[str, StreamMap]:
     sub = arch.model_copy(update={"cores": cores})
-    m, _ = naive_mapping(sub, workload)
+    m, _ = naive_mapping(sub, workload, placement_only=True)
     return {s: m.streams[s] for s in streams}
 
 
@@ -106,10 +122,13 @@ def encoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], c
 
 def decoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], cores: int) -> list[Candidate]:
     out = [Candidate(f"naive({c})", _naive_on(arch, workload, c, streams)) for c in range(1, cores + 1)]
-    ops = workload.ops
-    mm = ops[(ops["kind"].astype(str) == "matmul").to_numpy()]
-    work = (mm["m"] * mm["k"] * mm["n"]).groupby(mm["stream"].astype(str)).sum()
-    heavy = sorted((s for s in streams if s in work.index), key=lambda s: (-float(work[s]), s))
+    oc = op_codes(workload)
+    mm = oc.kind.codes == oc.kind.code_of("matmul")
+    per_stream = np.bincount(oc.stream.codes[mm], weights=(oc.m * oc.k * oc.n)[mm].astype(np.float64),
+                             minlength=len(oc.stream.names))
+    has_mm = np.bincount(oc.stream.codes[mm], minlength=len(oc.stream.names)) > 0
+    work = {s: float(per_stream[i]) for i, s in enumerate(oc.stream.names) if has_mm[i]}
+    heavy = sorted((s for s in streams if s in work), key=lambda s: (-work[s], s))
     light = [s for s in streams if s not in heavy]
     for axis in ("n", "k"):
         for g in range(1, cores // max(1, len(heavy)) + 1):
@@ -127,31 +146,44 @@ def decoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], c
 
 
 def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], dict[str, bool]]:
-    """Per weight: its home stream (most reads), DRAM fetches it would need if streamed, and burstiness."""
-    ops = workload.ops
-    w = ops["weight"].astype(str).to_numpy()
-    s = ops["stream"].astype(str).to_numpy()
-    kind = ops["kind"].astype(str).to_numpy()
-    has = w != ""
-    df = pd.DataFrame({"w": w[has], "s": s[has], "mm": kind[has] == "matmul",
-                       "rows": np.where(kind[has] == "embedding", (ops["m"] * ops["n"]).to_numpy()[has], 0)})
-    home = df.groupby(["w", "s"]).size().reset_index().sort_values(["w", 0, "s"], ascending=[True, False, True])
-    home = dict(home.drop_duplicates("w")[["w", "s"]].itertuples(index=False, name=None))
-    # runs of consecutive uses within the home stream's matmuls (issue order): a reuse space keeps the rest
+    """Per weight: its home stream (most reads; ties: the first stream by name), DRAM fetches it would need if
+    streamed (runs of consecutive uses among its home stream's matmuls in issue order -- a reuse space keeps
+    the rest of a run -- plus rows read / table size for an embedding), and burstiness (read at least twice
+    per run on average)."""
+    oc = op_codes(workload)
+    wnames, snames = oc.weight.names, oc.stream.names
+    nw, ns = len(wnames), len(snames)
+    has = np.array([w != "" for w in wnames], dtype=bool)[oc.weight.codes]
+    w, st = oc.weight.codes, oc.stream.codes
+    is_mm = (oc.kind.codes == oc.kind.code_of("matmul")) & has
+    # home: most reads, ties by stream name
+    reads = np.bincount(w[has] * ns + st[has], minlength=nw * ns).reshape(nw, ns)
+    by_name = np.argsort(np.array(snames, dtype=object), kind="stable")
+    home_code = by_name[np.argmax(reads[:, by_name], axis=1)]
+    home = {wnames[i]: snames[home_code[i]] for i in range(nw) if reads[i].sum() > 0}
+    # runs of consecutive uses within each stream's matmuls (issue order)
+    mm_idx = np.flatnonzero(is_mm)
+    order = mm_idx[np.argsort(st[mm_idx], kind="stable")]
+    seq_w, seq_s = w[order], st[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_s[1:] != seq_s[:-1])
+    runs = np.bincount(seq_w[new] * ns + seq_s[new], minlength=nw * ns).reshape(nw, ns)
+    mm_reads = np.bincount(seq_w * ns + seq_s, minlength=nw * ns).reshape(nw, ns)
     fetches, bursty = {}, {}
-    for name, grp in df[df["mm"]].groupby("s", sort=True):
-        seq = grp["w"].to_numpy()
-        new = np.ones(len(seq), dtype=bool)
-        new[1:] = seq[1:] != seq[:-1]
-        runs = pd.Series(seq[new]).value_counts()
-        reads = pd.Series(seq).value_counts()
-        for wn in reads.index:
-            if home.get(wn) == name:
-                fetches[wn] = float(runs.get(wn, 0))
-                bursty[wn] = bool(reads[wn] >= 2 * runs.get(wn, 1))
-    for wn, grp in df[~df["mm"]].groupby("w"):
-        fetches[wn] = fetches.get(wn, 0.0) + float(grp["rows"].sum()) / workload.meta.weights[wn].elements
-        bursty.setdefault(wn, False)
+    for i in range(nw):
+        wn = wnames[i]
+        if wn in home and mm_reads[i, home_code[i]] > 0:
+            r = int(runs[i, home_code[i]])
+            fetches[wn] = float(r)
+            bursty[wn] = bool(mm_reads[i, home_code[i]] >= 2 * max(r, 1))
+    emb = has & ~is_mm  # embedding tables (and any other non-matmul reader, which reads no rows)
+    if emb.any():
+        rows_read = np.where(oc.kind.codes == oc.kind.code_of("embedding"), oc.m * oc.n, 0).astype(np.float64)
+        rows = np.bincount(w[emb], weights=rows_read[emb], minlength=nw)
+        for i in np.flatnonzero(np.bincount(w[emb], minlength=nw)).tolist():
+            wn = wnames[i]
+            fetches[wn] = fetches.get(wn, 0.0) + float(rows[i]) / workload.meta.weights[wn].elements
+            bursty.setdefault(wn, False)
     return home, fetches, bursty
 
 
@@ -186,73 +218,17 @@ def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamM
     return pinned
 
 
-def _longest_path(plan, busy: np.ndarray) -> np.ndarray:
-    """Earliest end of every piece with unbounded units: parents' ends plus transfer delays, plus its time."""
-    ptr = plan.dep_ptr.tolist()
-    src = plan.dep_src.tolist()
-    dly = plan.dep_delay_s.tolist()
-    b = busy.tolist()
-    e = [0.0] * plan.n
-    for i in range(plan.n):
-        s = 0.0
-        for k in range(ptr[i], ptr[i + 1]):
-            t = e[src[k]] + dly[k]
-            if t > s:
-                s = t
-        e[i] = s + b[i]
-    return np.array(e)
-
-
-def estimate_s(built: Built, arch: ArchSpec) -> float:
-    """Pure cost model of a plan, s: the longest path over pieces (each at its idle-chip cost; a streamed
-    matmul weight at its on-chip cost when an LRU model of its core's reuse space, replayed in the order the
-    pieces would start on a contention-free chip, still holds it), at least the busiest unit's total and the
-    DRAM bytes over the bandwidth."""
-    plan = built.plan
-    n = plan.n
-    busy = plan.busy_s.copy()
-    dram = plan.dram_bytes.copy()
-    wid = plan.weight_id
-    if arch.scheduler.weight_reuse and (wid >= 0).any():
-        end0 = _longest_path(plan, busy)
-        start0 = end0 - busy
-        core = plan.unit // UNITS_PER_CORE
-        caches = [dict() for _ in range(plan.cores)]
-        used = [0.0] * plan.cores
-        cap = plan.cache_bytes.tolist()
-        wb = plan.weight_bytes
-        tick = 0
-        reads = np.flatnonzero(wid >= 0)
-        for i in reads[np.argsort(start0[reads], kind="stable")].tolist():
-            c = int(core[i])
-            w = int(wid[i])
-            tick += 1
-            cache = caches[c]
-            if w in cache:
-                cache[w] = tick
-                busy[i] = plan.hit_busy_s[i]
-                dram[i] = 0.0
-                continue
-            size = float(wb[w])
-            if size <= cap[c]:
-                while used[c] + size > cap[c]:
-                    old = min(cache, key=cache.get)
-                    del cache[old]
-                    used[c] -= float(wb[old])
-                cache[w] = tick
-                used[c] += size
-    path = float(_longest_path(plan, busy).max()) if n else 0.0
-    unit_load = np.bincount(plan.unit, weights=busy, minlength=len(plan.unit_capacity)) / plan.unit_capacity
-    return float(max(path, unit_load.max(initial=0.0), dram.sum() / plan.bandwidth_Bps))
-
-
 def _combine(name: str, enc: Candidate, dec: Candidate, pinned, arch: ArchSpec) -> Mapping:
     return Mapping(name=name, streams={**enc.streams, **dec.streams}, pinned=pinned, charge_load=True,
                    sub_arrays=True, notes={"encoder": enc.name, "decoder": dec.name})
 
 
-def search_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built, Played]:
-    """Search (module docstring); returns the chosen mapping, its full plan and the engine's run of it."""
+def search_mapping(arch: ArchSpec, workload: Workload,
+                   timings_s: dict[str, float] | None = None) -> tuple[Mapping, Built, Played]:
+    """Search (module docstring); returns the chosen mapping, its full plan and the engine's run of it.
+    ``timings_s`` (when given) receives host seconds: ``search`` (ranking and verification), ``cost_map`` and
+    ``engine`` (the chosen mapping's full plan and its run; 0 when the verification already ran it in full)."""
+    clock0 = time.perf_counter()
     ops = workload.ops
     overlap = arch.scheduler.overlap
     cores = 1 if arch.scheduler.placement == "single_core" else arch.cores
@@ -264,7 +240,8 @@ def search_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built, 
     uses = _weight_uses(workload)
     encs = encoder_candidates(arch, probe, enc_s, cores)
     decs = decoder_candidates(arch, probe, dec_s, cores)
-    naive, _ = naive_mapping(arch, workload)
+    cost_memo = CostMemo(arch)
+    naive, _ = naive_mapping(arch, workload, memo=cost_memo)
     naive_enc = Candidate("naive", {s: naive.streams[s] for s in enc_s})
     naive_dec = Candidate("naive", {s: naive.streams[s] for s in dec_s})
     scodes = probe.ops["stream"].astype(str).to_numpy()
@@ -278,7 +255,7 @@ def search_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built, 
         key = (tuple(sorted((s, mapping.streams[s]) for s in group)),
                tuple(sorted((w, c) for w, c in mapping.pinned.items())))
         if key not in memo:
-            memo[key] = estimate_s(build_plan(arch, part, mapping, overlap=overlap), arch)
+            memo[key] = estimate_s(build_plan(arch, part, mapping, overlap=overlap, memo=cost_memo), arch)
         return memo[key]
 
     def mapping_of(enc: Candidate, dec: Candidate, reserve: bool) -> Mapping:
@@ -306,15 +283,19 @@ def search_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built, 
     best = None
     tried = [("naive", naive)] + [(c[1] + "+" + c[2], mapping_of(c[4], c[5], c[3])) for c in top]
     for _label, m in tried:
-        built = build_plan(arch, verify_wl, m, overlap=overlap)
+        built = build_plan(arch, verify_wl, m, overlap=overlap, memo=cost_memo)
         played = play(built.plan, arch.scheduler.engine)
         t = float(played.end_s.max())
         if best is None or t < best[0]:
             best = (t, m, built, played)
     _t, chosen, built, played = best
+    clock1 = clock2 = time.perf_counter()
     if not small:
-        built = build_plan(arch, workload, chosen, overlap=overlap)
+        built = build_plan(arch, workload, chosen, overlap=overlap, memo=cost_memo)
+        clock2 = time.perf_counter()
         played = play(built.plan, arch.scheduler.engine)
+    if timings_s is not None:
+        timings_s.update(search=clock1 - clock0, cost_map=clock2 - clock1, engine=time.perf_counter() - clock2)
     if chosen is naive:
         chosen = Mapping(name="naive (searched: nothing faster)", streams=naive.streams, pinned=naive.pinned)
     return chosen, built, played

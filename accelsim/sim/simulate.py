@@ -26,13 +26,15 @@ def _check_capacity(arch: ArchSpec, workload: Workload, weight_bytes: dict[str, 
         )
 
 
-def choose_mapping(arch: ArchSpec, workload: Workload) -> tuple[Mapping, Built | None, Played | None]:
-    """The mapping ``arch.scheduler.mapping`` asks for; the search also returns its verified plan and run."""
+def choose_mapping(arch: ArchSpec, workload: Workload,
+                   timings_s: dict[str, float] | None = None) -> tuple[Mapping, Built | None, Played | None]:
+    """The mapping ``arch.scheduler.mapping`` asks for; the search also returns its verified plan and run
+    (and its host seconds per phase in ``timings_s``)."""
     if arch.scheduler.mapping == "naive":
         return naive_mapping(arch, workload)[0], None, None
     from accelsim.map.search import search_mapping
 
-    return search_mapping(arch, workload)
+    return search_mapping(arch, workload, timings_s)
 
 
 def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = False,
@@ -46,19 +48,22 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
         raise TraceError(f"{workload.path}: the workload has no ops; nothing to simulate")
     _check_capacity(arch, workload, weight_bytes_of(arch, workload))
     built = played = None
+    phases = {"search": 0.0, "cost_map": 0.0, "engine": 0.0, "result": 0.0}
     if mapping is None:
-        mapping, built, played = choose_mapping(arch, workload)
-    wall_search = time.perf_counter()
+        mapping, built, played = choose_mapping(arch, workload, phases)
+    wall = time.perf_counter()
     if built is None:
         built = build_plan(arch, workload, mapping, overlap=arch.scheduler.overlap)
-    wall_map = time.perf_counter()
+        phases["cost_map"] += time.perf_counter() - wall
+    wall = time.perf_counter()
     if played is None:
         played = play(built.plan, arch.scheduler.engine)
-    wall_engine = time.perf_counter()
+        phases["engine"] += time.perf_counter() - wall
+    wall = time.perf_counter()
     result = to_result(arch, workload, mapping, built, played, record_timeline)
+    phases["result"] = time.perf_counter() - wall
     result.wall_s = time.perf_counter() - wall0
-    result.wall_phases_s = {"search": wall_search - wall0, "cost_map": wall_map - wall_search,
-                            "engine": wall_engine - wall_map}
+    result.wall_phases_s = phases
     return result
 
 

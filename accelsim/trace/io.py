@@ -7,7 +7,7 @@ import io
 import itertools
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ class Workload:
     path: Path
     meta: WorkloadMeta
     ops: pd.DataFrame
+    #: derived views computed once (e.g. :func:`accelsim.trace.coded.op_codes`); ``ops`` is never mutated
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:

@@ -1,0 +1,105 @@
+"""An integer view of an ops table: every text column as codes + labels, shapes and dependencies as int64 arrays.
+
+The mapper and the cost model run many times over the same workload (the search builds dozens of candidate
+plans); reading pandas columns each time (categorical codes, Arrow-backed labels, ``astype(str)``) cost more
+than the arithmetic. :func:`op_codes` converts once per workload and keeps the result on it; sub-tables
+(pieces of split ops, one utterance) are :meth:`OpTable.take` of it, without going back to pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+TEXT_COLUMNS = ("kind", "func", "pclass", "weight", "stream", "phase")
+
+
+@dataclass(frozen=True, eq=False)
+class Labelled:
+    """A text column: ``codes`` (int64, one per row) into ``names``."""
+
+    codes: np.ndarray
+    names: tuple[str, ...]
+
+    def take(self, idx: np.ndarray) -> Labelled:
+        return Labelled(self.codes[idx], self.names)
+
+    def code_of(self, name: str) -> int:
+        """The code of ``name``, -1 when no row could hold it."""
+        return self.names.index(name) if name in self.names else -1
+
+    def with_name(self, name: str) -> tuple[Labelled, int]:
+        """The same column with ``name`` among its labels (appended when missing) and its code."""
+        if name in self.names:
+            return self, self.names.index(name)
+        return Labelled(self.codes, (*self.names, name)), len(self.names)
+
+
+def labelled(column: pd.Series) -> Labelled:
+    """Codes and labels of a (categorical) pandas column, without materializing a string per row."""
+    if not isinstance(column.dtype, pd.CategoricalDtype):
+        column = column.astype("category")
+    return Labelled(column.cat.codes.to_numpy().astype(np.int64), tuple(str(c) for c in column.cat.categories))
+
+
+@dataclass(frozen=True, eq=False)
+class OpTable:
+    """What the cost model reads of each row (an op or a piece of one): kind, func, precision class, weight
+    and the matmul shape ``m x k x n`` (elements)."""
+
+    kind: Labelled
+    func: Labelled
+    pclass: Labelled
+    weight: Labelled
+    m: np.ndarray
+    k: np.ndarray
+    n: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.m)
+
+    def take(self, idx: np.ndarray) -> OpTable:
+        """Rows ``idx`` (every column indexed the same way)."""
+        return OpTable(*(getattr(self, f.name).take(idx) if isinstance(getattr(self, f.name), Labelled)
+                         else getattr(self, f.name)[idx] for f in fields(OpTable)))
+
+
+@dataclass(frozen=True, eq=False)
+class OpCodes(OpTable):
+    """A workload's ops as arrays: the :class:`OpTable` columns plus stream, phase, utterance and deps (CSR:
+    the parents of op ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``)."""
+
+    stream: Labelled = None
+    phase: Labelled = None
+    utt: np.ndarray = None
+    dep_ptr: np.ndarray = None
+    dep_src: np.ndarray = None
+
+
+def op_table(ops: pd.DataFrame) -> OpTable:
+    """The cost-model columns of a pandas ops table."""
+    return OpTable(labelled(ops["kind"]), labelled(ops["func"]), labelled(ops["pclass"]), labelled(ops["weight"]),
+                   *(ops[c].to_numpy(np.int64) for c in ("m", "k", "n")))
+
+
+def frame_codes(ops: pd.DataFrame) -> OpCodes:
+    """The integer view of a pandas ops table (deps when it has a ``deps`` column)."""
+    from accelsim.trace.io import deps_csr
+
+    ptr, src = deps_csr(ops["deps"]) if "deps" in ops.columns else (None, None)
+    return OpCodes(*(getattr(op_table(ops), f.name) for f in fields(OpTable)), stream=labelled(ops["stream"]),
+                   phase=labelled(ops["phase"]), utt=ops["utt"].to_numpy(np.int64), dep_ptr=ptr, dep_src=src)
+
+
+def as_codes(ops: pd.DataFrame | OpCodes) -> OpCodes:
+    return ops if isinstance(ops, OpCodes) else frame_codes(ops)
+
+
+def op_codes(workload) -> OpCodes:
+    """The integer view of ``workload.ops`` (computed once, then kept on the workload: ops are immutable)."""
+    got = workload.cache.get("op_codes")
+    if got is None:
+        got = workload.cache["op_codes"] = frame_codes(workload.ops)
+    return got
