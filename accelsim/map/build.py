@@ -53,7 +53,8 @@ class Built:
     plan: Plan
     role: np.ndarray  # WHOLE / SLICE / PARTIAL / REDUCE / LOAD
     core: np.ndarray
-    costs: dict[str, np.ndarray]  # cost_arrays columns per piece (resident as mapped)
+    costs: dict[str, np.ndarray]  # cost_arrays columns per piece (resident as mapped; without the time parts
+    # the plan holds: dispatch_s, first_s, compute_s)
     on_chip_busy_s: np.ndarray
     resident: np.ndarray
     op_core: np.ndarray  # per op: its root core
@@ -210,8 +211,12 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                                                         (role != REDUCE) & (nhold[pw] == gp))
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
-    on_chip = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo)
-    costs = _costs(pieces, arch, wclass, resident, sub_s, memo) if not resident.all() else dict(on_chip)
+    if resident.all():
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
+        on_chip_busy = costs["busy_s"]
+    else:  # only the on-chip busy time is kept of the all-resident costs (what a reuse-cache hit takes)
+        on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo)["busy_s"]
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
 
     # bytes each core holds: pinned slices, sized by what its pieces read
     is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
@@ -320,12 +325,12 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         piece_op=head(piece_op, -1),
         unit=np.concatenate([all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT, unit]).astype(np.int64),
         busy_s=np.concatenate([dispatch + first + lb / arch.offchip.bandwidth, costs["busy_s"]]),
-        lead_s=np.concatenate([np.full(nl, dispatch + first), costs["dispatch_s"] + costs["first_s"]]),
-        compute_s=head(costs["compute_s"], 0.0),
+        lead_s=np.concatenate([np.full(nl, dispatch + first), costs.pop("dispatch_s") + costs.pop("first_s")]),
+        compute_s=head(costs.pop("compute_s"), 0.0),
         dram_bytes=np.concatenate([lb, costs["dram_bytes"]]),
         tiles=head(costs["tiles"].astype(np.float64), 1.0),
         weight_id=head(weight_id, -1),
-        hit_busy_s=head(on_chip["busy_s"], 0.0),
+        hit_busy_s=head(on_chip_busy, 0.0),
         dep_ptr=ptr, dep_src=parent, dep_delay_s=dep_delay,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,
@@ -335,6 +340,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         notes={"mapping": mapping.name},
     )
     op_core = gpad[scodes, 0]
-    return Built(plan=plan, role=head(role, LOAD), core=all_core, costs=costs, on_chip_busy_s=on_chip["busy_s"],
+    # the per-piece cost columns the result reads, as views of the plan's (no second copy)
+    costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
+    return Built(plan=plan, role=head(role, LOAD), core=all_core, costs=costs, on_chip_busy_s=plan.hit_busy_s[nl:],
                  resident=resident, op_core=op_core, pinned_bytes=pinned_bytes, pinned_per_core=pinned_per_core,
                  loads=nl)

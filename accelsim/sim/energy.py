@@ -30,6 +30,7 @@ from accelsim.cost.energy import (
     tops_per_W,
 )
 from accelsim.cost.op import category_codes
+from accelsim.trace.coded import op_codes
 from accelsim.cost.transfer import ring_hops
 from accelsim.spec.ert import action_names, load_ert
 from accelsim.spec.schema import ArchSpec
@@ -127,10 +128,11 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     ops = result.workload.ops
     n = len(ops)
     key, matrix, names = _per_key_counts(result)
-    kind = ops["kind"].astype(str).to_numpy()
+    oc = op_codes(result.workload)
+    kind = np.array(oc.kind.names, dtype=object)[oc.kind.codes]
     costs = result.costs
     extra = stream_action_counts(kind, costs["dram_bytes"], costs["tiles"], costs["out_bytes"])
-    dep_ptr, dep_src = result.workload.deps_csr()
+    dep_ptr, dep_src = oc.dep_ptr, oc.dep_src
     dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
     core = np.asarray(result.core, dtype=np.int64)
     hop_table = np.array([[0 if a == b else (ring_hops(a, b, arch.cores) if arch.interconnect.topology == "ring"

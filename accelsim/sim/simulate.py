@@ -103,8 +103,9 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
         op_costs["dram_bytes"] = np.add.reduceat(dram, first)
         op_costs["reuse_saved_bytes"] = np.add.reduceat(saved, first)
         op_costs["busy_s"] = np.maximum.reduceat(busy, first)
-        for key in ("precision", "unit", "out_bytes", "tiles"):
+        for key in ("precision", "precision_code", "unit", "out_bytes", "tiles"):
             op_costs[key] = costs[key][first]
+        op_costs["precision_names"] = costs["precision_names"]
         op_costs["distinct_keys"] = costs["distinct_keys"]
         resident = np.logical_or.reduceat(built.resident | hit, first)
         unit = local_unit[first]
