@@ -1,6 +1,7 @@
 """Simulator speed on long workloads: ops/s, bytes per op, phase split, fast/reference engine ratio, start-up.
 
-    python3 benchmarks/sim_speed.py [--minutes 0.5 5 60] [--arch arch/int4.yaml] [--reference-max-ops 2000000]
+    python3 benchmarks/sim_speed.py [--minutes 0.5 5 60] [--arch arch/int4.yaml] [--mapping search|naive]
+        [--reference-max-ops 2000000]
 
 Generates beam 16, density-ratio fusion synthetic workloads of the given audio lengths (``accelsim generate``,
 10 s utterances; kept under ``--workdir`` and reused) and, each in a fresh process:
@@ -41,7 +42,7 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def child(arch_path: str, workload_dir: str, engine: str) -> dict:
+def child(arch_path: str, workload_dir: str, engine: str, mapping: str) -> dict:
     """One measured run in this (fresh) process; returns the figures as a dict."""
     import numpy as np
 
@@ -49,7 +50,7 @@ def child(arch_path: str, workload_dir: str, engine: str) -> dict:
     from accelsim.spec import load_arch
     from accelsim.trace import load_workload
 
-    arch = load_arch(arch_path, {"scheduler.engine": engine})
+    arch = load_arch(arch_path, {"scheduler.engine": engine, "scheduler.mapping": mapping})
     # warm up the engine's machinery (numba cache load) on a tiny workload, so it counts neither as per-op
     # memory nor as simulation time
     simulate(arch, load_workload(REPO / "workloads" / "small_nolm_beam16")).summary()
@@ -102,7 +103,8 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/accelsim_sim_speed", help="where generated workloads are kept")
     ap.add_argument("--reference-max-ops", type=int, default=2_000_000,
                     help="play the reference engine only on workloads up to this many ops (it is ~20x slower)")
-    ap.add_argument("--child", nargs=3, metavar=("ARCH", "WORKLOAD", "ENGINE"), help=argparse.SUPPRESS)
+    ap.add_argument("--mapping", choices=("search", "naive"), default="search", help="scheduler.mapping")
+    ap.add_argument("--child", nargs=4, metavar=("ARCH", "WORKLOAD", "ENGINE", "MAPPING"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
@@ -110,11 +112,12 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # inherited by the children
     env_note = f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, pinned to one"
-    print(f"sim_speed on {Path(args.arch).name} ({env_note})")
+    print(f"sim_speed on {Path(args.arch).name}, scheduler.mapping = {args.mapping} ({env_note})")
+    setm = ["--set", f"scheduler.mapping={args.mapping}"]
     helps = [_timed([*ACCELSIM, "--help"]) for _ in range(5)]
     print(f"accelsim --help: best wall {min(h[0] for h in helps):.3f} s, best CPU {min(h[1] for h in helps):.3f} s")
     wl16 = REPO / "workloads" / "rnnt_beam16"
-    runs = [_timed([*ACCELSIM, "run", args.arch, str(wl16)]) for _ in range(3)]
+    runs = [_timed([*ACCELSIM, "run", args.arch, str(wl16), *setm]) for _ in range(3)]
     print(f"accelsim run {Path(args.arch).name} workloads/rnnt_beam16: best wall {min(r[0] for r in runs):.3f} s, "
           f"best CPU {min(r[1] for r in runs):.3f} s")
     workdir = Path(args.workdir)
@@ -126,15 +129,15 @@ def main() -> None:
           f"{'engine s':>8} {'result s':>8} {'summary s':>9} {'ref/fast':>8} {'run wall s':>10} {'run CPU s':>9}")
     for minutes in args.minutes:
         wl = ensure_workload(workdir, minutes)
-        fast = _run_child([args.arch, str(wl), "fast"])
+        fast = _run_child([args.arch, str(wl), "fast", args.mapping])
         ratio = "-"
         if fast["ops"] <= args.reference_max_ops:
-            ref = _run_child([args.arch, str(wl), "reference"])
+            ref = _run_child([args.arch, str(wl), "reference", args.mapping])
             if ref["end_checksum"] != fast["end_checksum"]:
                 raise SystemExit(f"{wl}: the engines disagree (sum of end times {ref['end_checksum']!r} vs "
                                  f"{fast['end_checksum']!r})")
             ratio = f"{ref['phases_s']['engine'] / fast['phases_s']['engine']:.1f}x"
-        run_wall, run_cpu = _timed([*ACCELSIM, "run", args.arch, str(wl)])
+        run_wall, run_cpu = _timed([*ACCELSIM, "run", args.arch, str(wl), *setm])
         per_op = (fast["peak_rss_B"] - fast["rss_before_B"]) / fast["ops"]
         ph = fast["phases_s"]
         print(f"{fast['audio_s']:6.0f}s {fast['ops']:11,d} {fast['ops'] / fast['simulate_cpu_s']:12,.0f} "

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from accelsim.cost.energy import (
     COMPONENTS,
@@ -29,7 +28,7 @@ from accelsim.cost.energy import (
     stream_action_counts,
     tops_per_W,
 )
-from accelsim.cost.op import category_codes
+from accelsim.cost.op import category_codes, dense_key
 from accelsim.trace.coded import op_codes
 from accelsim.cost.transfer import ring_hops
 from accelsim.spec.ert import action_names, load_ert
@@ -100,12 +99,7 @@ def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str
         codes, labels[name] = category_codes(ops[name])
         cols.append(codes)
     cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64)]
-    key = np.zeros(len(ops), dtype=np.int64)
-    for col in cols:
-        col_codes, col_uniques = pd.factorize(col)
-        key, _ = pd.factorize(key * len(col_uniques) + col_codes)
-    first = np.zeros(int(key.max(initial=-1)) + 1, dtype=np.int64)
-    first[key[::-1]] = np.arange(len(key))[::-1]
+    key, first = dense_key(cols)
     names = list(action_names())
     index = {a: i for i, a in enumerate(names)}
     matrix = np.zeros((len(first), len(names)), dtype=np.float64)
@@ -151,7 +145,9 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     by_component["static"] = static
     by_component = {c: by_component[c] for c in COMPONENTS}
 
-    op_pJ = np.sum([per_op[c] for c in per_op], axis=0)
+    op_pJ = None  # the components' sum per op, added in component order
+    for c in per_op:
+        op_pJ = per_op[c].copy() if op_pJ is None else np.add(op_pJ, per_op[c], out=op_pJ)
     pcodes, pnames = category_codes(ops["phase"])
     per_phase = np.bincount(pcodes, weights=op_pJ, minlength=len(pnames)) * 1e-12
     dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(pnames)}
