@@ -187,11 +187,43 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     return home, fetches, bursty
 
 
+def _matmul_shapes(workload: Workload) -> dict[str, tuple[int, int]]:
+    """Weight name -> ``(k, n)`` of the matmuls that read it (its rows and columns)."""
+    got = workload.cache.get("matmul_shapes")
+    if got is None:
+        oc = op_codes(workload)
+        mm = np.flatnonzero((oc.kind.codes == oc.kind.code_of("matmul")) & (oc.weight.codes != oc.weight.code_of("")))
+        codes, first = np.unique(oc.weight.codes[mm], return_index=True)
+        got = {oc.weight.names[c]: (int(oc.k[mm[i]]), int(oc.n[mm[i]])) for c, i in zip(codes.tolist(), first.tolist())}
+        workload.cache["matmul_shapes"] = got
+    return got
+
+
+def held_slices(arch: ArchSpec, workload: Workload, weight: str, stream: StreamMap) -> dict[int, float]:
+    """Core -> bytes that core holds when ``weight`` is pinned for its home ``stream``: the whole weight on
+    the stream's root core, or (a matmul weight of a split stream) one slice per core of the split exactly as
+    :func:`accelsim.map.build.build_plan` cuts it (an embedding table is read whole, so it stays whole on the
+    root core)."""
+    size = weight_bytes_of(arch, workload)[weight]
+    shape = _matmul_shapes(workload).get(weight)
+    cs = stream.cores
+    if len(cs) == 1 or shape is None:
+        return {cs[0]: size}
+    k, n = shape
+    per_element = size / (k * n)
+    if stream.split == "k":
+        g = min(len(cs), max(k, 1))
+        return {cs[j]: float((k // g + (j < k % g)) * n) * per_element for j in range(g)}
+    g = min(len(cs), n)
+    return {cs[j]: float(k * (n // g + (j < n % g))) * per_element for j in range(g)}
+
+
 def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamMap], reserve: bool,
                   uses=None) -> dict[str, tuple[int, ...]]:
-    """Chip-wide residency: weights (their slices on their home stream's cores) by DRAM bytes saved per
-    scratchpad byte, largest first (ties: smaller, then name), while every slice fits its core's budget;
-    with ``reserve``, each core first keeps room for its largest bursty streamed slice (so reuse works)."""
+    """Chip-wide residency: weights (their slices on their home stream's cores, :func:`held_slices`) by DRAM
+    bytes saved per scratchpad byte, largest first (ties: smaller, then name), while every slice fits its
+    core's budget; with ``reserve``, each core first keeps room for its largest bursty streamed slice (so
+    reuse works)."""
     home, fetches, bursty = uses or _weight_uses(workload)
     wbytes = weight_bytes_of(arch, workload)
     budget = arch.core.scratchpad.size * arch.core.scratchpad.weight_fraction
@@ -201,20 +233,20 @@ def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamM
         big = np.zeros(arch.cores)
         for w, b in bursty.items():
             if b and w in home:
-                cs = streams[home[w]].cores
-                for c in cs:
-                    if wbytes[w] / len(cs) <= budget:
-                        big[c] = max(big[c], wbytes[w] / len(cs))
+                held = held_slices(arch, workload, w, streams[home[w]])
+                largest = max(held.values())  # the reuse space keeps a slice when its largest fits
+                for c in held:
+                    if largest <= budget:
+                        big[c] = max(big[c], largest)
         room = budget - big
     pinned = {}
     cands = sorted((-fetches.get(w, 0.0), wbytes[w], w) for w in home if fetches.get(w, 0.0) > 0)
-    for _neg, size, w in cands:
-        cs = streams[home[w]].cores
-        sl = size / len(cs) if len(cs) > 1 else size
-        if all(used[c] + sl <= room[c] for c in cs):
-            pinned[w] = tuple(cs)
-            for c in cs:
-                used[c] += sl
+    for _neg, _size, w in cands:
+        held = held_slices(arch, workload, w, streams[home[w]])
+        if all(used[c] + b <= room[c] for c, b in held.items()):
+            pinned[w] = tuple(held)
+            for c, b in held.items():
+                used[c] += b
     return pinned
 
 
