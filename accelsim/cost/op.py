@@ -150,7 +150,10 @@ def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
             key, key_uniques = pd.factorize(key)
             key = key.astype(np.int64, copy=False)
             card = len(key_uniques)
-        key = key * span + (col - lo if lo else col)
+        key *= span  # in place: long tables would otherwise allocate three key-sized temporaries per column
+        key += col
+        if lo:
+            key -= lo
         card *= span
     codes, uniq = pd.factorize(key)
     codes = codes.astype(np.int64, copy=False)
@@ -170,14 +173,16 @@ class CostMemo:
 
 
 def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict[str, str],
-                resident: np.ndarray, memo: CostMemo | None = None) -> dict[str, np.ndarray]:
+                resident: np.ndarray, memo: CostMemo | None = None,
+                fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """Per-op cost columns for a whole ops table, evaluating :func:`op_cost` once per distinct key.
 
     ``ops`` is a pandas ops table or its :class:`~accelsim.trace.coded.OpTable`; ``weight_pclass`` maps weight
     name -> its precision class; ``resident[i]`` says whether op i's weight is pinned on chip (ignored for ops
     without weights); ``memo`` (of this ``arch``) keeps op costs across calls. Besides the per-op
     :class:`OpCost` fields, ``precision`` comes as integer codes too (``precision_code`` into the sorted labels
-    ``precision_names``), and ``distinct_keys`` holds the number of distinct cost keys.
+    ``precision_names``), and ``distinct_keys`` holds the number of distinct cost keys. ``fields`` limits the
+    per-op columns to those named (plus ``distinct_keys``).
     """
     table = ops if isinstance(ops, OpTable) else op_table(ops)
     if memo is not None and memo.arch is not arch:
@@ -200,15 +205,20 @@ def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict
         if c is None:
             c = cache[key] = op_cost(*key, arch)
         costs.append(c)
+    want = set(fields) if fields is not None else None
     out: dict[str, np.ndarray] = {}
     for field in ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "out_bytes"):
-        out[field] = np.array([getattr(c, field) for c in costs], dtype=np.float64)[codes]
+        if want is None or field in want:
+            out[field] = np.array([getattr(c, field) for c in costs], dtype=np.float64)[codes]
     for field in ("tiles", "macs", "elem_ops"):
-        out[field] = np.array([getattr(c, field) for c in costs], dtype=np.int64)[codes]
-    out["unit"] = np.array([UNITS.index(c.unit) for c in costs], dtype=np.int64)[codes]
-    precisions = sorted({c.precision for c in costs})
-    out["precision_code"] = np.array([precisions.index(c.precision) for c in costs], dtype=np.int8)[codes]
-    out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
-    out["precision"] = out["precision_names"][out["precision_code"]]
+        if want is None or field in want:
+            out[field] = np.array([getattr(c, field) for c in costs], dtype=np.int64)[codes]
+    if want is None or "unit" in want:
+        out["unit"] = np.array([UNITS.index(c.unit) for c in costs], dtype=np.int64)[codes]
+    if want is None or want & {"precision", "precision_code", "precision_names"}:
+        precisions = sorted({c.precision for c in costs})
+        out["precision_code"] = np.array([precisions.index(c.precision) for c in costs], dtype=np.int8)[codes]
+        out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
+        out["precision"] = out["precision_names"][out["precision_code"]]
     out["distinct_keys"] = np.array([len(costs)])
     return out

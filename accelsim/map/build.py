@@ -70,11 +70,16 @@ def _slice(d: np.ndarray, g: np.ndarray, j: np.ndarray) -> np.ndarray:
 _GEOMETRY_CACHE: dict = {}
 
 
+BUSY_FIELDS = ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "tiles")  # what busy_s needs
+
+
 def _costs(pieces: OpTable, arch: ArchSpec, wclass: dict[str, str], resident: np.ndarray,
-           compute_s: np.ndarray | None, memo: CostMemo | None = None) -> dict[str, np.ndarray]:
-    """cost_arrays over the pieces; with ``compute_s`` (sub-array matmul times, NaN: keep) matmul pieces take
-    those compute times, their busy times recomputed as :func:`accelsim.cost.op.op_cost` does."""
-    out = cost_arrays(pieces, arch, wclass, resident, memo)
+           compute_s: np.ndarray | None, memo: CostMemo | None = None,
+           fields: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """cost_arrays over the pieces (``fields``: only those columns, at least :data:`BUSY_FIELDS`); with
+    ``compute_s`` (sub-array matmul times, NaN: keep) matmul pieces take those compute times, their busy
+    times recomputed as :func:`accelsim.cost.op.op_cost` does."""
+    out = cost_arrays(pieces, arch, wclass, resident, memo, None if fields is None else (*BUSY_FIELDS, *fields))
     if compute_s is None:
         return out
     sel = np.flatnonzero(np.isfinite(compute_s) & (compute_s < out["compute_s"]))
@@ -215,7 +220,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
         on_chip_busy = costs["busy_s"]
     else:  # only the on-chip busy time is kept of the all-resident costs (what a reuse-cache hit takes)
-        on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo)["busy_s"]
+        on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo, ())["busy_s"]
         costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
 
     # bytes each core holds: pinned slices, sized by what its pieces read
