@@ -128,7 +128,7 @@ def _wpop(wheap, off, wsize, u):
 
 @njit(cache=True, inline="always")
 def _dram_advance(now, fst, ist, act_left, bw):
-    """Serve the active transfers up to ``now`` at an equal share each (the reference's ``ProcessorSharingChannel._advance``)."""
+    """Serve the active transfers up to ``now`` at an equal share each (``ProcessorSharingChannel._advance``)."""
     na = ist[_NACTIVE]
     if na > 0 and now > fst[_DRAM_LAST]:
         served = (now - fst[_DRAM_LAST]) * bw / na
@@ -168,7 +168,7 @@ def _sort_ids(buf, k):
         buf[b + 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
            c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
     """Piece ``i`` takes its unit at ``now`` (the reference's ``Reference.piece`` from its start)."""
@@ -331,7 +331,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
         # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order; then
         # each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
         if n_ready > 0:
-            _sort_ids(ready_buf, n_ready)
+            if n_ready > 1:
+                _sort_ids(ready_buf, n_ready)
             for k in range(n_ready):
                 c = ready_buf[k]
                 u = unit[c]
@@ -344,7 +345,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                     _wpush(wheap, woff, wsize, u, c)
             n_ready = 0
         if n_ended > 0:
-            _sort_ids(ended_buf, n_ended)
+            if n_ended > 1:
+                _sort_ids(ended_buf, n_ended)
             for k in range(n_ended):
                 i = ended_buf[k]
                 u = unit[i]
