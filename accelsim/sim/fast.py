@@ -364,13 +364,14 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
         armed = ist[_DRAM_ARMED]
         if ist[_HSIZE] == 0 and armed == 0:
             break
-        if armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0]):
-            now = fst[_DRAM_T]
-        else:
-            now = ht[0]
+        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
+        now = fst[_DRAM_T] if take_dram else ht[0]
+        first = True  # the first event is taken even if its time is not finite (the run then ends in finite steps)
         while True:
-            armed = ist[_DRAM_ARMED]
-            if armed != 0 and fst[_DRAM_T] == now:
+            if not first:
+                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+            if take_dram:
+                first = False
                 # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
                 _dram_advance(now, fst, ist, act_left, bw)
                 best = ist[_DRAM_BEST]
@@ -400,8 +401,9 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                         t_end = b if b > a else a
                         _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
                 continue
-            if ist[_HSIZE] == 0 or ht[0] != now:
+            if ist[_HSIZE] == 0 or (ht[0] != now and not first):
                 break
+            first = False
             payload = hp[0]
             _pop(ht, he, hp, ist)
             i = payload >> 1
