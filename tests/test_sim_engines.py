@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_sim_helpers import REPO, arch, mem_workload
 
+from accelsim.map.build import build_plan
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
 from accelsim.sim import simulate
 from accelsim.sim.engine import play
+from accelsim.sim.simulate import choose_mapping
 from accelsim.trace import load_workload
 from accelsim.trace.synthetic import SyntheticConfig, build
 
@@ -31,13 +35,37 @@ def assert_runs_identical(a, b) -> None:
     assert a.summary() == b.summary()
 
 
+def first_utterances(workload, count: int):
+    """The ops of the workload's first ``count`` utterances, renumbered (their dependencies stay inside)."""
+    utt = workload.ops["utt"].to_numpy()
+    keep = np.isin(utt, np.unique(utt)[:count])
+    ops = workload.ops.loc[keep].reset_index(drop=True).copy()
+    assert int(workload.ops["id"].iloc[int(keep.sum()) - 1]) == int(keep.sum()) - 1  # a prefix: ids unchanged
+    return dataclasses.replace(workload, ops=ops)
+
+
+@pytest.mark.parametrize("mapping", ["naive", "search"])
 @pytest.mark.parametrize("name", ["int4", "fp16"])
-def test_engines_agree_on_every_shipped_workload(name):
-    fast, ref = arch(name, **{"scheduler.engine": "fast"}), arch(name, **{"scheduler.engine": "reference"})
+def test_engines_agree_on_every_shipped_workload(name, mapping):
+    """The plan the mapping builds for each shipped workload's first utterance (two for the small ones, so
+    utterance gating is played too), played by both engines (a whole workload: the test below)."""
+    fast = arch(name, **{"scheduler.engine": "fast", "scheduler.mapping": mapping})
     assert arch(name).scheduler.engine == "fast"  # the default
-    for wl_name in WORKLOADS:
-        wl = load_workload(REPO / "workloads" / wl_name)
-        assert_runs_identical(simulate(fast, wl), simulate(ref, wl))
+    # the search costs about a second per workload: fp16 searches one workload of each kind (DR, no LM, small)
+    names = ["rnnt_beam16", "rnnt_nolm_beam1", "small_beam16"] if (name, mapping) == ("fp16", "search") else WORKLOADS
+    for wl_name in names:
+        wl = first_utterances(load_workload(REPO / "workloads" / wl_name), 2 if wl_name.startswith("small") else 1)
+        _mapping, built, played = choose_mapping(fast, wl)
+        if built is None:
+            built = build_plan(fast, wl, _mapping, overlap=fast.scheduler.overlap)
+            played = play(built.plan, "fast")
+        assert_identical(play(built.plan, "reference"), played)
+
+
+def test_engines_agree_on_a_whole_shipped_workload():
+    wl = load_workload(REPO / "workloads" / "small_beam16")
+    fast, ref = arch("int4", **{"scheduler.engine": "fast"}), arch("int4", **{"scheduler.engine": "reference"})
+    assert_runs_identical(simulate(fast, wl), simulate(ref, wl))
 
 
 @st.composite
@@ -101,6 +129,18 @@ def test_engines_agree_on_random_plans(plan):
         for e in range(plan.dep_ptr[i], plan.dep_ptr[i + 1]):
             assert ref.start_s[i] >= ref.end_s[plan.dep_src[e]] + plan.dep_delay_s[e] - 1e-9
     assert np.all(ref.end_s >= ref.start_s)
+    # issue order (rule 1): when a piece starts, no lower-id piece of its unit that was ready by then waits on
+    ready = np.zeros(plan.n)
+    for i in range(plan.n):
+        lo, hi = plan.dep_ptr[i], plan.dep_ptr[i + 1]
+        if hi > lo:
+            ready[i] = (ref.end_s[plan.dep_src[lo:hi]] + plan.dep_delay_s[lo:hi]).max()
+        elif plan.utt_rank is not None and plan.utt_rank[i] > 0:
+            ready[i] = ref.end_s[plan.utt_rank == plan.utt_rank[i] - 1].max()
+    assert np.all(ref.start_s >= ready)
+    for k in range(plan.n):
+        waiting = (plan.unit == plan.unit[k]) & (ready <= ref.start_s[k]) & (ref.start_s > ref.start_s[k])
+        assert not waiting[:k].any(), (k, np.flatnonzero(waiting[:k]))
 
 
 def test_random_plans_reach_the_corners():
@@ -173,3 +213,39 @@ def test_critical_path_walk_is_the_same_compiled_or_not(monkeypatch):
     monkeypatch.delitem(sys.modules, "accelsim.sim.fast")
     plain = type(r).critical_path.func(r)
     assert np.array_equal(compiled, plain) and compiled[-1] >= 0 and r.blocker[compiled[-1]] == -1
+
+
+def _plan(unit, busy, parents, *, dram=None, tiles=None, compute=None, cores=1, bandwidth_Bps=1.0) -> Plan:
+    """A hand-made plan: ``parents[i]`` lists piece i's parents (no transfer delays); no reuse cache."""
+    n = len(unit)
+    z = np.zeros(n)
+    src = np.array([p for ps in parents for p in ps], dtype=np.int64)
+    ptr = np.concatenate([[0], np.cumsum([len(ps) for ps in parents])]).astype(np.int64)
+    return Plan(piece_op=np.arange(n), unit=np.array(unit, np.int64), busy_s=np.array(busy, float), lead_s=z,
+                compute_s=z if compute is None else np.array(compute, float),
+                dram_bytes=z if dram is None else np.array(dram, float),
+                tiles=np.ones(n) if tiles is None else np.array(tiles, float), weight_id=np.full(n, -1),
+                hit_busy_s=z, dep_ptr=ptr, dep_src=src, dep_delay_s=np.zeros(len(src)),
+                unit_capacity=np.ones(cores * UNITS_PER_CORE, np.int64), weight_bytes=np.zeros(0),
+                cache_bytes=np.zeros(cores), bandwidth_Bps=bandwidth_Bps)
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_same_time_ties_follow_the_documented_rules(engine):
+    """The tie rules of the Plan docstring, each on a plan where event-queue order would decide otherwise."""
+    # rule 1a: pieces 2 and 3 become ready on the free matrix unit at t = 1 (3's parent, piece 0, has the
+    # lower id): the lower piece id starts first
+    got = play(_plan([1, 2, 0, 0], [1, 1, 1, 1], [[], [], [1], [0]]), engine)
+    assert list(got.start_s) == [0, 0, 1, 2] and got.blocker[3] == 2
+    # rule 1b: piece 3 waits for the matrix unit from t = 1; at t = 2 piece 0 frees it and its child, piece 2,
+    # becomes ready: the slot goes to the lowest id waiting, the newly ready piece 2
+    got = play(_plan([0, 1, 0, 0], [2, 1, 1, 1], [[], [], [0], [1]]), engine)
+    assert list(got.start_s) == [0, 0, 2, 3] and list(got.blocker) == [-1, -1, 0, 2]
+    # rule 4: two inputs arriving together (same end, same delay): the highest parent id, however listed
+    for listed in ([0, 1], [1, 0]):
+        assert play(_plan([0, 1, 0], [1, 1, 1], [[], [], listed]), engine).blocker[2] == 1
+    # rule 2: piece 0's transfer ends at t = 1 as piece 1's joins the channel: piece 1's first tile is
+    # served at the full bandwidth (end = max(1 + 1 + 1, 3 + 1 / 2) = 3.5, not 4 at half of it)
+    got = play(_plan([0, 1, 2], [0, 0, 1], [[], [2], []], dram=[1, 2, 0], tiles=[1, 2, 1], compute=[0, 1, 0]),
+               engine)
+    assert list(got.end_s) == [1.0, 3.5, 1.0]

@@ -8,7 +8,7 @@ belongs to (-1 for pieces that belong to no trace op, e.g. a start-up load).
 
 Units: every core has ``UNITS_PER_CORE`` units, numbered ``core * UNITS_PER_CORE + local`` with local 0 the
 matrix unit, 1 the vector/SFU unit and 2 the DMA engines. ``unit_capacity[u]`` pieces may hold unit ``u``
-at once; waiting pieces of a unit start in piece-id order.
+at once; waiting pieces of a unit start in piece-id order (issue order).
 
 Per-piece timing (seconds), the engine semantics that every engine implements identically:
 
@@ -24,7 +24,28 @@ Per-piece timing (seconds), the engine semantics that every engine implements id
 Dependencies: the parents of piece ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``; edge ``e``'s result
 needs ``dep_delay_s[e]`` to reach piece ``i``'s core (0 on the same core). With ``utt_rank`` set (sequential
 utterances), pieces of utterance rank ``r + 1`` without parents are released when the last piece of rank
-``r`` ends.
+``r`` ends (``utt_rank`` is dense: every rank from 0 to the largest holds a piece).
+
+Same-time ties, settled by rule (not by the order an event queue happens to hold events in), so that every
+engine gives the same result bit for bit:
+
+1. *Instants.* At each simulated time ``t`` first everything that happens at ``t`` takes effect -- DRAM
+   transfers finish, pieces end (their results leave for their children, their utterance counts drop),
+   delayed results arrive -- and the outcome of this does not depend on the order it is processed in. Then
+   the *issue step*: (a) the pieces that became ready at ``t``, lowest piece id first, each take a free
+   slot of their unit or join its queue; (b) the pieces that ended at ``t``, lowest piece id first, each
+   hand their slot to the lowest-id piece waiting for that unit (which may be one from (a)), or leave it
+   free. A piece started at ``t`` that takes no time ends at ``t`` too and is settled in a further round.
+2. *DRAM.* Transfers that finish at ``t`` leave the channel before those issued at ``t`` join it. Pieces
+   join in the order the issue step starts them ((a) in id order, then (b) in the order of the pieces whose
+   slot they took), and a piece's first-tile share counts the transfers on the channel once it has joined.
+   The channel finishes the transfer with the fewest bytes left (ties: earliest arrival) and with it every
+   other within ``1e-3`` bytes of done.
+3. *Reuse cache.* Lookups, insertions and LRU evictions happen in that same start order.
+4. *Blocker.* A piece's blocker is its last input to arrive (latest ``end + delay``; ties: the parent that
+   ended last, then the highest piece id); for a gated piece, the previous utterance's piece that ended
+   last (ties: highest id); for a piece that waited for a slot (ready before it started), the piece whose
+   slot it took.
 """
 
 from __future__ import annotations

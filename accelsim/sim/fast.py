@@ -1,17 +1,16 @@
-"""The fast engine: the reference engine's event loop (:mod:`accelsim.sim.engine`) compiled with numba.
+"""The fast engine: the reference engine's rules (:mod:`accelsim.sim.engine`) compiled with numba.
 
-It plays a :class:`~accelsim.map.plan.Plan` with the same semantics (the plan's docstring) and returns the
-*same* :class:`~accelsim.map.plan.Played`, bit for bit: every time is computed by the same floating-point
-operations in the same order as the reference, and events are taken in simpy's order -- by time, then by
-the order in which they were scheduled (all engine events have simpy's ``NORMAL`` priority, and simpy
-breaks ties by a counter of scheduled events). Concretely:
+It plays a :class:`~accelsim.map.plan.Plan` with the same semantics, same-time tie rules included (the
+plan's docstring), and returns the *same* :class:`~accelsim.map.plan.Played`, bit for bit: every time is
+computed by the same floating-point operations as in the reference. Concretely:
 
-- one binary heap of pending events keyed ``(time, schedule counter)``; an event is either "piece ready"
-  (its last dependency's result has arrived) or "piece done". A piece has at most one pending event at a
-  time, so the heap never holds more than ``n`` entries;
-- the processor-sharing DRAM channel keeps its transfers in arrival order and one pending "next completion"
-  (the reference schedules a new wake-up on every change and ignores superseded ones; here a change simply
-  replaces the pending one, which takes the same counter value the reference's new wake-up takes);
+- one binary heap of pending events (a piece's last input arriving, a piece ending) keyed by time; all
+  events of one instant are taken first (in whatever order: by the plan's rule 1 their outcome does not
+  depend on it), collecting the pieces that became ready and those that ended; then the issue step sorts
+  both lists by piece id and hands out unit slots as the plan's rule 1 says. A piece has at most one
+  pending event at a time, so the heap never holds more than ``n`` entries;
+- the processor-sharing DRAM channel keeps its transfers in arrival order and one pending "next
+  completion", re-planned on every arrival and completion;
 - per unit, waiting pieces in a binary min-heap of piece ids; per core, an LRU list of weight ids.
 
 Why numba: the plan is already a set of flat numpy arrays, and the event loop is scalar code over them;
@@ -29,7 +28,7 @@ from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan, Played
 _READY = 0  # event kinds (payload = piece * 2 + kind)
 _DONE = 1
 # slots of the integer state array
-_HSIZE, _EID, _DRAM_ARMED, _DRAM_EID, _NACTIVE, _COMPLETED, _DRAM_BEST = range(7)
+_HSIZE, _EID, _DRAM_ARMED, _NACTIVE, _COMPLETED, _DRAM_BEST = range(6)
 # slots of the float state array
 _DRAM_T, _DRAM_LAST = range(2)
 _DRAM_DONE_BYTES = 1e-3  # transfers within this many bytes of done finish together (as in the reference)
@@ -37,7 +36,7 @@ _DRAM_DONE_BYTES = 1e-3  # transfers within this many bytes of done finish toget
 
 @njit(cache=True, inline="always")
 def _push(ht, he, hp, ist, t, payload):
-    """Schedule an event at time ``t``; ties are broken by the schedule counter (simpy's event id)."""
+    """Schedule an event at time ``t`` (same-time events in schedule order; their outcome does not depend on it)."""
     eid = ist[_EID]
     ist[_EID] = eid + 1
     k = ist[_HSIZE]
@@ -129,7 +128,7 @@ def _wpop(wheap, off, wsize, u):
 
 @njit(cache=True, inline="always")
 def _dram_advance(now, fst, ist, act_left, bw):
-    """Serve the active transfers up to ``now`` at an equal share each (the reference's ``_Dram._advance``)."""
+    """Serve the active transfers up to ``now`` at an equal share each (``ProcessorSharingChannel._advance``)."""
     na = ist[_NACTIVE]
     if na > 0 and now > fst[_DRAM_LAST]:
         served = (now - fst[_DRAM_LAST]) * bw / na
@@ -153,16 +152,26 @@ def _dram_reschedule(now, fst, ist, act_left, bw):
             best = a
     x = left if left > 0.0 else 0.0  # Python's max(0.0, left)
     fst[_DRAM_T] = now + x * na / bw
-    ist[_DRAM_EID] = ist[_EID]
-    ist[_EID] += 1
     ist[_DRAM_ARMED] = 1
     ist[_DRAM_BEST] = best  # index of the transfer that completes then
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _sort_ids(buf, k):
+    """Sort ``buf[:k]`` in place (insertion sort: the lists of one instant are short)."""
+    for a in range(1, k):
+        x = buf[a]
+        b = a - 1
+        while b >= 0 and buf[b] > x:
+            buf[b + 1] = buf[b]
+            b -= 1
+        buf[b + 1] = x
+
+
+@njit(cache=True, inline="always")
 def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
            c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
-    """Piece ``i`` takes its unit at ``now`` (the reference's ``Engine._start``)."""
+    """Piece ``i`` takes its unit at ``now`` (the reference's ``Reference.piece`` from its start)."""
     start[i] = now
     nbytes = dram[i]
     if nbytes <= 0.0:
@@ -304,122 +313,140 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
     ht = np.empty(n + 1, np.float64)
     he = np.empty(n + 1, np.int64)
     hp = np.empty(n + 1, np.int64)
-    ist = np.zeros(7, np.int64)
+    ist = np.zeros(6, np.int64)
     fst = np.zeros(2, np.float64)
 
-    now = 0.0
+    # per instant: the pieces that became ready and those that ended (settled by the issue step, in id order)
+    ready_buf = np.empty(n, np.int64)
+    ended_buf = np.empty(n, np.int64)
+    utt_last = np.full(n_utt, -1, np.int64)  # per rank, the piece that ended last (ties: highest id)
+    n_ready = 0
     for i in range(n):
         if ndeps[i] == 0:
-            u = unit[i]
-            if free[u] > 0:
-                free[u] -= 1
-                _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
-                       c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist,
-                       ht, he, hp, bw)
-            else:
-                _wpush(wheap, woff, wsize, u, i)
-
+            ready_buf[n_ready] = i
+            n_ready += 1
+    n_ended = 0
+    now = 0.0
     while True:
+        # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order; then
+        # each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
+        if n_ready > 0:
+            if n_ready > 1:
+                _sort_ids(ready_buf, n_ready)
+            for k in range(n_ready):
+                c = ready_buf[k]
+                u = unit[c]
+                if free[u] > 0:
+                    free[u] -= 1
+                    _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
+                           fst, ist, ht, he, hp, bw)
+                else:
+                    _wpush(wheap, woff, wsize, u, c)
+            n_ready = 0
+        if n_ended > 0:
+            if n_ended > 1:
+                _sort_ids(ended_buf, n_ended)
+            for k in range(n_ended):
+                i = ended_buf[k]
+                u = unit[i]
+                if wsize[u] > 0:
+                    j = _wpop(wheap, woff, wsize, u)
+                    if ready_at[j] < now:
+                        blocker[j] = i  # held up by this piece occupying the unit
+                    _start(j, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
+                           fst, ist, ht, he, hp, bw)
+                else:
+                    free[u] += 1
+            n_ended = 0
+        # -- the next instant: everything that happens then (in any order: the outcome does not depend on it)
         armed = ist[_DRAM_ARMED]
         if ist[_HSIZE] == 0 and armed == 0:
             break
-        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] < ht[0]
-                                    or (fst[_DRAM_T] == ht[0] and ist[_DRAM_EID] < he[0]))
-        if take_dram:
-            # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
-            now = fst[_DRAM_T]
-            _dram_advance(now, fst, ist, act_left, bw)
-            best = ist[_DRAM_BEST]
-            act_left[best] = 0.0
-            na = ist[_NACTIVE]
-            nd = 0
-            keep = 0
-            for a in range(na):
-                if a == best or (na > 1 and act_left[a] <= _DRAM_DONE_BYTES):
-                    done_key[nd] = act_key[a]
-                    done_tf[nd] = act_tfirst[a]
-                    nd += 1
-                else:
-                    act_key[keep] = act_key[a]
-                    act_left[keep] = act_left[a]
-                    act_tfirst[keep] = act_tfirst[a]
-                    keep += 1
-            ist[_NACTIVE] = keep
-            _dram_reschedule(now, fst, ist, act_left, bw)
-            for d in range(nd):  # in arrival order
-                i = done_key[d]
-                if unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
-                    _push(ht, he, hp, ist, now + lead[i], i * 2 + _DONE)
-                else:
-                    a = done_tf[d] + compute[i]
-                    b = now + lead[i] + compute[i] / tiles[i]
-                    t_end = b if b > a else a
-                    _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
-            continue
-        now = ht[0]
-        payload = hp[0]
-        _pop(ht, he, hp, ist)
-        i = payload >> 1
-        if payload & 1 == _READY:
-            u = unit[i]
-            if free[u] > 0:
-                free[u] -= 1
-                _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
-                       c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist,
-                       ht, he, hp, bw)
-            else:
-                _wpush(wheap, woff, wsize, u, i)
-            continue
-        # piece i is done: release its children, the next utterance, then its unit
-        end[i] = now
-        ist[_COMPLETED] += 1
-        for e in range(kid_ptr[i], kid_ptr[i + 1]):
-            c = kids[e]
-            arrival = now + kid_delay[e]
-            if arrival >= ready_at[c]:
-                ready_at[c] = arrival
-                blocker[c] = i
-            ndeps[c] -= 1
-            if ndeps[c] == 0:
-                if ready_at[c] > now:
-                    _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
-                else:
-                    u = unit[c]
-                    if free[u] > 0:
-                        free[u] -= 1
-                        _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
-                               c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
-                               fst, ist, ht, he, hp, bw)
+        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
+        now = fst[_DRAM_T] if take_dram else ht[0]
+        first = True  # the first event is taken even if its time is not finite (the run then ends in finite steps)
+        while True:
+            if not first:
+                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+            if take_dram:
+                first = False
+                # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
+                _dram_advance(now, fst, ist, act_left, bw)
+                best = ist[_DRAM_BEST]
+                act_left[best] = 0.0
+                na = ist[_NACTIVE]
+                nd = 0
+                keep = 0
+                for a in range(na):
+                    if a == best or (na > 1 and act_left[a] <= _DRAM_DONE_BYTES):
+                        done_key[nd] = act_key[a]
+                        done_tf[nd] = act_tfirst[a]
+                        nd += 1
                     else:
-                        _wpush(wheap, woff, wsize, u, c)
-        if gate:
-            r = utt[i]
-            utt_left[r] -= 1
-            if utt_left[r] == 0 and r + 1 < n_utt:
-                for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
-                    c = gated[g]
-                    ready_at[c] = now
+                        act_key[keep] = act_key[a]
+                        act_left[keep] = act_left[a]
+                        act_tfirst[keep] = act_tfirst[a]
+                        keep += 1
+                ist[_NACTIVE] = keep
+                _dram_reschedule(now, fst, ist, act_left, bw)
+                for d in range(nd):
+                    i = done_key[d]
+                    if unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
+                        _push(ht, he, hp, ist, now + lead[i], i * 2 + _DONE)
+                    else:
+                        a = done_tf[d] + compute[i]
+                        b = now + lead[i] + compute[i] / tiles[i]
+                        t_end = b if b > a else a
+                        _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
+                continue
+            if ist[_HSIZE] == 0 or (ht[0] != now and not first):
+                break
+            first = False
+            payload = hp[0]
+            _pop(ht, he, hp, ist)
+            i = payload >> 1
+            if payload & 1 == _READY:  # its last input has arrived
+                ready_buf[n_ready] = i
+                n_ready += 1
+                continue
+            # piece i ends: its results leave for its children, its utterance count drops, its slot is freed
+            # in the issue step
+            end[i] = now
+            ist[_COMPLETED] += 1
+            ended_buf[n_ended] = i
+            n_ended += 1
+            for e in range(kid_ptr[i], kid_ptr[i + 1]):
+                c = kids[e]
+                arrival = now + kid_delay[e]
+                b = blocker[c]
+                # blocker: the last input to arrive; ties: the parent that ended last, then the highest id
+                if b < 0 or arrival > ready_at[c] or (arrival == ready_at[c] and (now > end[b] or i > b)):
+                    ready_at[c] = arrival
                     blocker[c] = i
-                    ndeps[c] -= 1
-                    if ndeps[c] == 0:
-                        u = unit[c]
-                        if free[u] > 0:
-                            free[u] -= 1
-                            _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap,
-                                   cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key,
-                                   act_left, act_tfirst, fst, ist, ht, he, hp, bw)
-                        else:
-                            _wpush(wheap, woff, wsize, u, c)
-        u = unit[i]
-        if wsize[u] > 0:
-            j = _wpop(wheap, woff, wsize, u)
-            if ready_at[j] < now:
-                blocker[j] = i  # held up by this piece occupying the unit
-            _start(j, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in,
-                   c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht,
-                   he, hp, bw)
-        else:
-            free[u] += 1
+                ndeps[c] -= 1
+                if ndeps[c] == 0:
+                    if ready_at[c] > now:
+                        _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
+                    else:
+                        ready_buf[n_ready] = c
+                        n_ready += 1
+            if gate:
+                r = utt[i]
+                last = utt_last[r]
+                if last < 0 or now > end[last] or i > last:
+                    utt_last[r] = i
+                utt_left[r] -= 1
+                if utt_left[r] == 0 and r + 1 < n_utt:
+                    for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
+                        c = gated[g]
+                        ready_at[c] = now
+                        blocker[c] = utt_last[r]
+                        ndeps[c] -= 1
+                        if ndeps[c] == 0:
+                            ready_buf[n_ready] = c
+                            n_ready += 1
     return start, end, blocker, hit, ist[_COMPLETED]
 
 
@@ -437,6 +464,8 @@ def check_playable(plan: Plan) -> None:
             raise ValueError(f"plan: utt_rank has {len(plan.utt_rank)} rows, expected {plan.n}")
         if plan.n and plan.utt_rank.min() < 0:
             raise ValueError("plan: utt_rank must be >= 0")
+        if plan.n and len(np.unique(plan.utt_rank)) != plan.utt_rank.max() + 1:
+            raise ValueError("plan: utt_rank must be dense (every rank from 0 to the largest holds a piece)")
 
 
 def play_fast(plan: Plan) -> Played:
