@@ -1,7 +1,7 @@
 """Simulator speed on long workloads: ops/s, bytes per op, phase split, fast/reference engine ratio, start-up.
 
     python3 benchmarks/sim_speed.py [--minutes 0.5 5 60] [--arch arch/int4.yaml] [--mapping search|naive]
-        [--reference-max-ops 2000000]
+        [--reference-max-ops 1000000]
 
 Generates beam 16, density-ratio fusion synthetic workloads of the given audio lengths (``accelsim generate``,
 10 s utterances; kept under ``--workdir`` and reused) and, each in a fresh process:
@@ -101,8 +101,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, nargs="+", default=[0.5, 5.0, 60.0], help="audio lengths")
     ap.add_argument("--arch", default=str(REPO / "arch" / "int4.yaml"))
     ap.add_argument("--workdir", default="/tmp/accelsim_sim_speed", help="where generated workloads are kept")
-    ap.add_argument("--reference-max-ops", type=int, default=2_000_000,
-                    help="play the reference engine only on workloads up to this many ops (it is ~20x slower)")
+    ap.add_argument("--reference-max-ops", type=int, default=1_000_000,
+                    help="play the reference engine only on workloads up to this many ops (it is ~100x slower)")
     ap.add_argument("--mapping", choices=("search", "naive"), default="search", help="scheduler.mapping")
     ap.add_argument("--child", nargs=4, metavar=("ARCH", "WORKLOAD", "ENGINE", "MAPPING"), help=argparse.SUPPRESS)
     args = ap.parse_args()
