@@ -1,7 +1,8 @@
 """WER by beam x fusion x precision on the target-domain test sets -> docs/results-search.md (+ a tidy CSV).
 
     python scripts/search_results.py --ckpt models/small --int4-ckpt models/small_int4 --int8-ckpt models/small_int8 \
-        --extra-manifests data/multi/target_test_unseen.jsonl,data/multi/target_test_independent.jsonl --limit 100
+        --extra-manifests data/multi/target_test_unseen.jsonl,data/multi/target_test_independent.jsonl \
+        --extra-beams 1,16 --extra-limit 50 --limit 100
 
 FP32 and INT4 on ``--manifest`` (the in-domain set) are decoded at every beam of ``--beams``; INT8, and every
 precision on each of ``--extra-manifests`` (speech the models never heard), at ``--extra-beams`` (fewer beams:
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, csv: Path) -> pd.DataFrame:
                 done.precision == precision) & (done.fusion == f) & (done.beam == b)])]
             if not todo:
                 continue
-            encoded = encode(model, read_utts(test_set, args.limit))
+            encoded = encode(model, read_utts(test_set, args.limit if test_set == args.manifest else args.extra_limit))
             audio = sum(e.seconds for e in encoded)
             for fusion_kind in FUSIONS:
                 wfile = {"dr": args.weights_dr, "shallow": args.weights_shallow}.get(fusion_kind)
@@ -283,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated test manifests of other speech, decoded at --extra-beams")
     p.add_argument("--limit", type=int, default=100, help="first N utterances of every test set (0: all)")
     p.add_argument("--beams", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4, 8, 16, 32])
+    p.add_argument("--extra-limit", type=int, default=100, help="first N utterances of every --extra-manifests set")
     p.add_argument("--extra-beams", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16],
                    help="beams of INT8 and of every precision on --extra-manifests")
     p.add_argument("--algorithm", default="alsd", choices=("alsd", "mbs"))
