@@ -46,3 +46,43 @@ def test_verdicts_follow_the_numbers():
     res = json.loads((ROOT / "docs/results-quant.json").read_text(encoding="utf-8"))
     res["models"][-1]["sets"]["target_test"]["wer_percent"] = res["models"][0]["sets"]["target_test"]["wer_percent"] + 3
     assert "**not met**" in q.render_shipped(res, q.SHIPPED_COMMAND)
+
+
+def test_unseen_speech_is_rendered_beside_the_in_domain_set():
+    """Extra test sets get their own table, DR gain and verdict, and a side-by-side table names their speech."""
+    mod = _script("search_results")
+    unseen = "data/multi/target_test_unseen.jsonl"
+    args = mod.build_parser().parse_args(["--int4-ckpt", "m4", "--int8-ckpt", "m8", "--extra-manifests", unseen])
+    rows = []
+    for t, base in ((args.manifest, 20.0), (unseen, 90.0)):
+        for p, off in (("fp32", 0.0), ("int8", 0.2), ("int4", 1.0)):
+            for beam in (1, 16):
+                for f, gain in (("none", 0.0), ("shallow", 3.0), ("dr", 5.0 if t == args.manifest else 1.0)):
+                    rows.append({"test_set": t, "precision": p, "fusion": f, "beam": beam,
+                                 "wer_percent": base + off - gain * (beam > 1), "utterances": 100, "audio_s": 300.0,
+                                 "rtf_search_cpu": 0.01, "lambda": 0.5, "mu": 0.3 * (f == "dr"), "rho": 1.0})
+    page = mod.render(pd.DataFrame(rows), args, "python scripts/search_results.py")
+    assert f"### `{unseen}`" in page and "Festival ked" in page and "INT8 gain (points)" in page
+    side = page.split("## Every test set side by side")[1]
+    assert f"`{args.manifest}` | `{unseen}` |" in side
+    assert "| INT4 | DR gain at beam 16 (points) | +5.00 | +1.00 |" in side
+    unseen_part = page.split(f"### `{unseen}`")[1].split("## Every test set")[0]
+    assert "not met at beams 1, 16" in unseen_part  # a gain of 1 point misses the 1.5-point goal
+    assert "met at every beam measured" not in unseen_part
+    assert "In-domain (`data/corpus/target_test.jsonl`): " in page and "not met at beams 1 and" not in page
+
+
+def test_quant_page_has_a_verdict_per_speech_group():
+    q = _script("quant_results")
+    res = json.loads((ROOT / "docs/results-quant.json").read_text(encoding="utf-8"))
+    res["test_sets"] = [{"name": "source_test", "manifest": "data/corpus/source_test.jsonl", "group": "in-domain",
+                         "speech": "espeak-ng"},
+                        {"name": "target_test_unseen", "manifest": "data/multi/target_test_unseen.jsonl",
+                         "group": "unseen", "speech": "Festival ked"}]
+    for i, r in enumerate(res["models"]):
+        r["sets"]["source_test"]["wer_percent"] = 20.0
+        r["sets"]["target_test_unseen"] = {"wer_percent": 90.0 + 2 * i, "cer_percent": 60.0, "utts": 300}
+    page = q.render_shipped(res, q.SHIPPED_COMMAND)
+    assert "in-domain (source_test): **met**" in page
+    assert "unseen (target_test_unseen): **not met** (largest INT4 - FP32 difference +4.00" in page
+    assert "| `data/multi/target_test_unseen.jsonl` (unseen) | Festival ked | 300 | 90.00 (60.00) |" in page
