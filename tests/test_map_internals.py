@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.cost.transfer import ring_hops
-from accelsim.map.build import REDUCE, build_plan
+from accelsim.map.build import REDUCE, build_plan, weight_bytes_of
 from accelsim.map.estimate import longest_path_end_s, lru_hits
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.search import _weight_uses, choose_pinned, phase_groups, sub_workload
@@ -230,9 +230,10 @@ def test_held_slices_are_what_the_plan_pins(wl, axis, cores):
     assert pinned
     built = build_plan(arch, wl, Mapping(name="t", streams=streams, pinned=pinned))
     home, _f, _b = _weight_uses(wl)
+    wbytes = weight_bytes_of(arch, wl)
     want = np.zeros(arch.cores)
     for w in pinned:
-        for c, b in held_slices(arch, wl, w, streams[home[w]]).items():
+        for c, b in held_slices(wl, w, streams[home[w]], wbytes[w]).items():
             want[c] += b
     assert built.pinned_bytes.tolist() == pytest.approx(want.tolist(), rel=1e-12)
 

@@ -146,13 +146,12 @@ def gpu_op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weigh
     """
     from accelsim.cost.op import MATMUL_CLASSES, OpCost
     from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
-    from accelsim.cost.vector import elem_ops
+    from accelsim.cost.vector import work_counts
 
     gpu = arch.gpu
     policy = arch.precision
     dispatch_s = launch_seconds(kind, gpu)
     first_s = arch.offchip.latency
-    macs = ops = 0
     dram = 0.0
     tiles = 1
     if kind == "matmul":
@@ -161,7 +160,6 @@ def gpu_op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weigh
         name = matmul_kernel_name(w_prec, a_prec)
         _kernel(arch, name)
         compute_s = float(gemm_device_seconds(m, k, n, name, arch))
-        macs = m * k * n
         prec = "fp16" if name == "w4a16" else name
         out_bytes = tensor_bytes(m * n, a_prec)
         if not resident:
@@ -179,7 +177,6 @@ def gpu_op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weigh
             dram = tensor_bytes(m * n, prec)
         else:
             compute_s = float(pointwise_device_seconds(pointwise_bytes(kind, func, m, n, k, prec), arch))
-        if kind not in ("gather", "embedding"):
-            ops = elem_ops(kind, func, m, n, k)
     busy, first_s = busy_seconds(kind, dispatch_s, compute_s, dram, tiles, first_s, arch.offchip.bandwidth)
+    macs, ops = work_counts(kind, func, m, k, n)
     return OpCost("matrix", busy, dispatch_s, compute_s, dram, tiles, first_s, macs, ops, out_bytes, prec)

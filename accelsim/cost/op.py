@@ -15,7 +15,7 @@ import pandas as pd
 from accelsim.cost.gpu import gpu_op_cost
 from accelsim.cost.matmul import matmul_cycles
 from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
-from accelsim.cost.vector import elem_ops, gather_cycles, vector_cycles
+from accelsim.cost.vector import gather_cycles, vector_cycles, work_counts
 from accelsim.errors import SpecError
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import OpTable, op_table
@@ -76,8 +76,6 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
     dispatch_s = arch.overheads.dispatch_cycles / clock
     first_s = core.dma.setup_cycles / clock + arch.offchip.latency
     unit = KIND_UNIT[kind]
-    macs = 0
-    ops = 0
     dram = 0.0
     tiles = 1
     if kind == "matmul":
@@ -89,7 +87,6 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
         _check(core.matrix.macs_per_pe_cycle, c_prec, arch, "core.matrix.macs_per_pe_cycle",
                f"a matmul of precision class {pclass!r}")
         compute_s = matmul_cycles(m, k, n, core.matrix, core.scratchpad, w_prec, a_prec, c_prec) / clock
-        macs = m * k * n
         prec = c_prec
         out_bytes = tensor_bytes(m * n, a_prec)
         if not resident:
@@ -113,10 +110,10 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
             cycles = gather_cycles(m, n, core.scratchpad, core.vector, prec)
         else:
             cycles = vector_cycles(kind, func, m, n, k, core.vector, prec)
-            ops = elem_ops(kind, func, m, n, k)
         compute_s = cycles / clock
         out_bytes = tensor_bytes(m * (k if kind == "topk" else n), prec)
     busy, first_s = busy_seconds(kind, dispatch_s, compute_s, dram, tiles, first_s, arch.offchip.bandwidth)
+    macs, ops = work_counts(kind, func, m, k, n)
     return OpCost(unit, busy, dispatch_s, float(compute_s), dram, tiles, first_s, macs, ops, out_bytes, prec)
 
 

@@ -58,6 +58,16 @@ def elem_ops(kind: str, func: str, m: int, n: int, k: int) -> int:
     return sum(e for _, e, _ in passes(kind, func, m, n, k))
 
 
+def work_counts(kind: str, func: str, m: int, k: int, n: int) -> tuple[int, int]:
+    """(MACs, SFU element operations) of one op: the machine-independent work every cost model counts (a
+    matmul's ``m x k x n`` MACs; embedding lookups and gathers are copies, no element operations)."""
+    if kind == "matmul":
+        return m * k * n, 0
+    if kind in ("embedding", "gather"):
+        return 0, 0
+    return 0, elem_ops(kind, func, m, n, k)
+
+
 def gather_cycles(m: int, n: int, scratchpad: Scratchpad, vector: VectorUnit, precision: str) -> int:
     """Reorder/copy ``m x n`` elements inside the scratchpad: bytes over the slower of read/write ports."""
     nbytes = m * n * PRECISION_BYTES[precision]

@@ -63,7 +63,9 @@ class Built:
     loads: int  # number of load pieces (at the head)
 
 
-def _slice(d: np.ndarray, g: np.ndarray, j: np.ndarray) -> np.ndarray:
+def slice_length(d, g, j):
+    """Elements of slice ``j`` when a dimension of ``d`` elements is cut into ``g`` slices (the first
+    ``d % g`` slices one longer); element-wise on arrays."""
     return d // g + (j < d % g)
 
 
@@ -175,8 +177,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         role = np.where(red, REDUCE, role)
         core = gpad[scodes[piece_op], np.where(red, 0, j)]
         pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
-        pn = np.where(role == SLICE, _slice(pn, gp, j), pn)
-        pk = np.where(role == PARTIAL, _slice(pk, gp, j), pk)
+        pn = np.where(role == SLICE, slice_length(pn, gp, j), pn)
+        pk = np.where(role == PARTIAL, slice_length(pk, gp, j), pk)
         pm = np.where(red, pm * (gp - 1), pm)
         pk = np.where(red, 0, pk)
 

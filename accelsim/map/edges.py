@@ -33,49 +33,37 @@ def _walk(fill, ptr, src, delay, n_load, p0, in_cnt, out_start, out_cnt, local_o
                 else:
                     lo, hi = out_start[s], out_start[s] + out_cnt[s]
                 for r in range(lo, hi):
-                    if fill:
-                        _put(ptr, src, delay, count, q, n_load + r, core_all, out_bytes_all, hops, sync_cycles,
-                             hop_cycles, bytes_per_cycle, clock_hz)
-                    else:
-                        count[q] += 1
+                    _emit(fill, ptr, src, delay, count, q, n_load + r,
+                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
             lp = after_op[d]
             if lp >= 0:
                 for r in range(p0[lp], p0[lp + 1]):
-                    if fill:
-                        _put(ptr, src, delay, count, q, n_load + r, core_all, out_bytes_all, hops, sync_cycles,
-                             hop_cycles, bytes_per_cycle, clock_hz)
-                    else:
-                        count[q] += 1
+                    _emit(fill, ptr, src, delay, count, q, n_load + r,
+                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
             if overlap_none and d > 0:
                 for r in range(p0[d - 1], p0[d]):
-                    if fill:
-                        _put(ptr, src, delay, count, q, n_load + r, core_all, out_bytes_all, hops, sync_cycles,
-                             hop_cycles, bytes_per_cycle, clock_hz)
-                    else:
-                        count[q] += 1
+                    _emit(fill, ptr, src, delay, count, q, n_load + r,
+                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
             li = load_of_piece[p0[d] + b]
             if li >= 0:
-                if fill:
-                    _put(ptr, src, delay, count, q, li, core_all, out_bytes_all, hops, sync_cycles, hop_cycles,
-                         bytes_per_cycle, clock_hz)
-                else:
-                    count[q] += 1
+                _emit(fill, ptr, src, delay, count, q, li,
+                      core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
         if has_reduce[d]:  # partial sums -> their reduce piece
             q = n_load + p0[d + 1] - 1
             for a in range(g_eff[d]):
-                if fill:
-                    _put(ptr, src, delay, count, q, n_load + p0[d] + a, core_all, out_bytes_all, hops, sync_cycles,
-                         hop_cycles, bytes_per_cycle, clock_hz)
-                else:
-                    count[q] += 1
+                _emit(fill, ptr, src, delay, count, q, n_load + p0[d] + a,
+                      core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
     return count
 
 
 @numba.njit(cache=True, inline="always")
-def _put(ptr, src, delay, count, child, parent, core_all, out_bytes_all, hops, sync_cycles, hop_cycles,
-         bytes_per_cycle, clock_hz):  # pragma: no cover - compiled
-    e = ptr[child] + count[child]
+def _emit(fill, ptr, src, delay, count, child, parent, core_all, out_bytes_all, hops, sync_cycles, hop_cycles,
+          bytes_per_cycle, clock_hz):  # pragma: no cover - compiled
+    """Edge parent -> child: counted (first pass) or written with its delay at the child's next slot."""
+    e = ptr[child] + count[child] if fill else 0
     count[child] += 1
+    if not fill:
+        return
     src[e] = parent
     a, b = core_all[parent], core_all[child]
     if a == b:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import CostMemo, dense_key
-from accelsim.cost.vector import elem_ops
+from accelsim.cost.op import dense_key
+from accelsim.cost.vector import work_counts
 from accelsim.cost.transfer import tensor_bytes
 from accelsim.map.build import weight_precision
 from accelsim.map.mapping import Mapping, StreamMap
@@ -129,7 +129,7 @@ def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: 
     return Residency(tuple(frozenset(p) for p in pinned), wbytes, home)
 
 
-def naive_mapping(arch: ArchSpec, workload: Workload, *, memo: CostMemo | None = None,
+def naive_mapping(arch: ArchSpec, workload: Workload, *,
                   placement_only: bool = False) -> tuple[Mapping, Residency | None]:
     """Today's mapping as a :class:`Mapping` (every stream whole on one core, per-core pinning, free load);
     with ``placement_only``, streams only (nothing pinned, no residency)."""
@@ -146,18 +146,10 @@ def naive_mapping(arch: ArchSpec, workload: Workload, *, memo: CostMemo | None =
 
 
 def _work(oc: OpCodes) -> np.ndarray:
-    """Machine-independent work of every op: its MACs plus SFU element operations."""
-    macs = np.where(oc.kind.codes == oc.kind.code_of("matmul"), oc.m * oc.k * oc.n, 0)
-    return (macs + _elem_ops(oc)).astype(np.float64)
-
-
-def _elem_ops(oc: OpCodes) -> np.ndarray:
-    """SFU element operations of every op (what :func:`accelsim.cost.op.op_cost` counts), per distinct key."""
-    cols = [oc.kind.codes, oc.func.codes, oc.m, oc.n, oc.k]
+    """Machine-independent work of every op (:func:`accelsim.cost.vector.work_counts`: MACs plus SFU element
+    operations), evaluated once per distinct key."""
+    cols = [oc.kind.codes, oc.func.codes, oc.m, oc.k, oc.n]
     codes, first = dense_key(cols)
-    vals = np.zeros(len(first), dtype=np.int64)
-    for u, (kc, fc, m, n, k) in enumerate(np.stack([c[first] for c in cols], axis=1).tolist()):
-        kind = oc.kind.names[kc]
-        if kind not in ("matmul", "embedding", "gather"):
-            vals[u] = elem_ops(kind, oc.func.names[fc], m, n, k)
-    return vals[codes]
+    work = np.array([sum(work_counts(oc.kind.names[kc], oc.func.names[fc], m, k, n))
+                     for kc, fc, m, k, n in np.stack([c[first] for c in cols], axis=1).tolist()], dtype=np.float64)
+    return work[codes]

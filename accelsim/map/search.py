@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from accelsim.cost.op import CostMemo
-from accelsim.map.build import Built, build_plan, weight_bytes_of
+from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
 from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.naive import naive_mapping
@@ -62,7 +62,8 @@ def sub_workload(workload: Workload, keep: np.ndarray) -> Workload:
     new_id = np.full(len(keep), -1, dtype=np.int64)
     new_id[idx] = np.arange(len(idx))
     lens = np.diff(oc.dep_ptr)[idx]
-    pos = np.repeat(oc.dep_ptr[idx] - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(int(lens.sum()))
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])  # where each kept op's parents go in the new list
+    pos = np.repeat(oc.dep_ptr[idx] - starts, lens) + np.arange(int(lens.sum()))
     parent = new_id[oc.dep_src[pos]]
     owner = np.repeat(np.arange(len(idx), dtype=np.int64), lens)
     kept = parent >= 0
@@ -192,30 +193,31 @@ def _matmul_shapes(workload: Workload) -> dict[str, tuple[int, int]]:
     got = workload.cache.get("matmul_shapes")
     if got is None:
         oc = op_codes(workload)
-        mm = np.flatnonzero((oc.kind.codes == oc.kind.code_of("matmul")) & (oc.weight.codes != oc.weight.code_of("")))
+        has_weight = oc.weight.codes != oc.weight.code_of("")
+        mm = np.flatnonzero((oc.kind.codes == oc.kind.code_of("matmul")) & has_weight)
         codes, first = np.unique(oc.weight.codes[mm], return_index=True)
-        got = {oc.weight.names[c]: (int(oc.k[mm[i]]), int(oc.n[mm[i]])) for c, i in zip(codes.tolist(), first.tolist())}
+        got = {oc.weight.names[c]: (int(oc.k[mm[i]]), int(oc.n[mm[i]]))
+               for c, i in zip(codes.tolist(), first.tolist())}
         workload.cache["matmul_shapes"] = got
     return got
 
 
-def held_slices(arch: ArchSpec, workload: Workload, weight: str, stream: StreamMap) -> dict[int, float]:
-    """Core -> bytes that core holds when ``weight`` is pinned for its home ``stream``: the whole weight on
-    the stream's root core, or (a matmul weight of a split stream) one slice per core of the split exactly as
-    :func:`accelsim.map.build.build_plan` cuts it (an embedding table is read whole, so it stays whole on the
-    root core)."""
-    size = weight_bytes_of(arch, workload)[weight]
+def held_slices(workload: Workload, weight: str, stream: StreamMap, size_bytes: float) -> dict[int, float]:
+    """Core -> bytes that core holds when ``weight`` (``size_bytes`` whole) is pinned for its home ``stream``:
+    the whole weight on the stream's root core, or (a matmul weight of a split stream) one slice per core of
+    the split, cut as :func:`accelsim.map.build.build_plan` cuts it (:func:`~accelsim.map.build.slice_length`;
+    an embedding table is read whole, so it stays whole on the root core)."""
     shape = _matmul_shapes(workload).get(weight)
     cs = stream.cores
     if len(cs) == 1 or shape is None:
-        return {cs[0]: size}
+        return {cs[0]: size_bytes}
     k, n = shape
-    per_element = size / (k * n)
+    per_element = size_bytes / (k * n)
     if stream.split == "k":
         g = min(len(cs), max(k, 1))
-        return {cs[j]: float((k // g + (j < k % g)) * n) * per_element for j in range(g)}
+        return {cs[j]: float(slice_length(k, g, j) * n) * per_element for j in range(g)}
     g = min(len(cs), n)
-    return {cs[j]: float(k * (n // g + (j < n % g))) * per_element for j in range(g)}
+    return {cs[j]: float(k * slice_length(n, g, j)) * per_element for j in range(g)}
 
 
 def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamMap], reserve: bool,
@@ -233,7 +235,7 @@ def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamM
         big = np.zeros(arch.cores)
         for w, b in bursty.items():
             if b and w in home:
-                held = held_slices(arch, workload, w, streams[home[w]])
+                held = held_slices(workload, w, streams[home[w]], wbytes[w])
                 largest = max(held.values())  # the reuse space keeps a slice when its largest fits
                 for c in held:
                     if largest <= budget:
@@ -242,7 +244,7 @@ def choose_pinned(arch: ArchSpec, workload: Workload, streams: dict[str, StreamM
     pinned = {}
     cands = sorted((-fetches.get(w, 0.0), wbytes[w], w) for w in home if fetches.get(w, 0.0) > 0)
     for _neg, _size, w in cands:
-        held = held_slices(arch, workload, w, streams[home[w]])
+        held = held_slices(workload, w, streams[home[w]], wbytes[w])
         if all(used[c] + b <= room[c] for c, b in held.items()):
             pinned[w] = tuple(held)
             for c, b in held.items():
@@ -273,7 +275,7 @@ def search_mapping(arch: ArchSpec, workload: Workload,
     encs = encoder_candidates(arch, probe, enc_s, cores)
     decs = decoder_candidates(arch, probe, dec_s, cores)
     cost_memo = CostMemo(arch)
-    naive, _ = naive_mapping(arch, workload, memo=cost_memo)
+    naive, _ = naive_mapping(arch, workload)
     naive_enc = Candidate("naive", {s: naive.streams[s] for s in enc_s})
     naive_dec = Candidate("naive", {s: naive.streams[s] for s in dec_s})
     scodes = probe.ops["stream"].astype(str).to_numpy()
