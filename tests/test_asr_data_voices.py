@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from asr.data.manifest import read_audio, read_manifest
-from asr.data.synth import Engines, MultiSynthConfig, PiperSession, festival_wave, flite_wave, plan_utterance, render
+from asr.data.synth import (Engines, MultiSynthConfig, PiperSession, festival_wave, flite_wave, kokoro_model, kokoro_phonemes,
+                            kokoro_wave, plan_utterance, render)
 from asr.data.voices import check_families, parse_families, verify_engine
 from asr.errors import DataError
 
@@ -43,6 +44,26 @@ def test_piper_is_seeded_per_session_and_its_settings_change_the_voice():
     assert not np.array_equal(x[0], x[1]) or len(x[0]) != len(x[1])  # the noise generator advances
     slow = a.speak("good luck today", 1.3, 0.667, 0.8)
     assert len(slow) > 1.15 * len(x[0]) and x[0].dtype == np.float32 and np.abs(x[0]).max() <= 1.0
+
+
+def test_kokoro_speaks_deterministically_and_blend_and_speed_change_the_voice():
+    _, vocab, _ = kokoro_model()
+    phonemes = kokoro_phonemes("the lord is my shepherd i shall not want; jumped over the lazy dog")
+    assert phonemes and set(phonemes) <= set(vocab)  # every espeak-ng symbol mapped to one the model knows
+    assert "^" not in phonemes and "ː" not in phonemes and "I" in phonemes  # ties and length marks folded
+    a = kokoro_wave("good luck today", "kumo", "kumo", 0.0, 1.0)
+    assert np.array_equal(a, kokoro_wave("good luck today", "kumo", "kumo", 0.0, 1.0))  # no sampled noise
+    assert a.dtype == np.float32 and 0.4 * 16000 < len(a) < 3 * 16000 and 0.05 < np.abs(a).max() < 4  # render() scales
+    blended = kokoro_wave("good luck today", "kumo", "alpha", 0.5, 1.0)
+    assert not (len(blended) == len(a) and np.allclose(blended, a, atol=1e-3))
+    fast = kokoro_wave("good luck today", "kumo", "kumo", 0.0, 1.25)
+    assert len(fast) < 0.9 * len(a)
+    cfg = MultiSynthConfig((("kokoro", 1.0),), ())
+    settings = [dict(plan_utterance(cfg, np.random.default_rng(i)).speaker.settings) for i in range(20)]
+    assert all(0 <= s["blend_mix"] <= 0.5 and 0.8 <= s["speed"] <= 1.2 for s in settings)
+    assert len({s["blend_voice"] for s in settings}) > 1
+    one = MultiSynthConfig((("kokoro:nezumi", 1.0),), ())  # one voice named: nothing blended into it
+    assert dict(plan_utterance(one, np.random.default_rng(0)).speaker.settings)["blend_mix"] == 0.0
 
 
 def test_festival_and_flite_speak_and_missing_voices_fail_clearly():
@@ -107,3 +128,21 @@ def test_multi_voice_corpus_builds_held_out_sets_and_is_seeded(tmp_path):
                          independent_voices="flite:slt,festival:kal", augment=0.5)
     with pytest.raises(DataError, match=r"other settings \(augment: 0.6 -> 0.5\)"):
         build_corpus(a, other)
+
+
+def test_a_build_can_render_only_some_splits_and_complete_later(tmp_path):
+    from asr.cli import main
+
+    args = ["data", "build", "--out", str(tmp_path), "--source-train", "3", "--source-dev", "1", "--source-test", "1",
+            "--target-dev", "1", "--target-test", "1", "--renditions", "1", "--train-voices", "kokoro", "--no-progress"]
+    assert main([*args, "--splits", "source_train"]) == 0
+    assert len(read_manifest(tmp_path / "source_train.jsonl", check_audio=True)) == 3
+    assert not (tmp_path / "source_dev.jsonl").exists()
+    first = (tmp_path / "audio" / "source_train" / "000002.wav").read_bytes()
+    assert main([*args, "--splits", "source_dev,target_test"]) == 0
+    splits = {json.loads(x)["split"] for x in (tmp_path / "speakers.jsonl").read_text().splitlines()}
+    assert splits == {"source_train", "source_dev", "target_test"}  # earlier provenance kept
+    assert main(args) == 0
+    assert (tmp_path / "audio" / "source_train" / "000002.wav").read_bytes() == first
+    assert len(read_manifest(tmp_path / "source_test.jsonl", check_audio=True)) == 1
+    assert main([*args, "--splits", "source_tran"]) == 2

@@ -128,7 +128,7 @@ def test_paper_config_has_about_57m_parameters():
 
 def test_the_small_fine_tuning_stage_keeps_the_small_architecture():
     assert ModelConfig.from_yaml(CONFIGS / "small_ft.yaml") == ModelConfig.from_yaml(CONFIGS / "small.yaml")
-    for stage in ("multi.yaml", "multi_ft.yaml"):  # models/multi: warm starts of the same architecture
+    for stage in ("multi.yaml", "multi_ft.yaml", "multi_kokoro.yaml"):  # models/multi: warm starts, one architecture
         assert ModelConfig.from_yaml(CONFIGS / stage) == ModelConfig.from_yaml(CONFIGS / "small.yaml")
     assert ModelConfig.from_yaml(CONFIGS / "small.yaml") == load_model(CONFIGS.parent / "models" / "small")[1]
 

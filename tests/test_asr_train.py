@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from asr.cli import main
 from asr.data.dataset import SpeechDataset
+from asr.data.manifest import read_manifest
 from asr.model import ModelConfig, load_model
 from asr.train import cer, wer
 from asr.train.config import TrainConfig
@@ -105,6 +106,14 @@ def test_a_run_skips_bad_utterances_and_reports_them(corpus, tmp_path, capsys):
     # killed and restarted: resumes from the checkpoint instead of starting afresh
     assert main(["train", "--config", str(CONFIGS / "tiny.yaml"), "--train-manifest", str(manifest), "--out", str(out), "--max-steps", "4"]) == 0
     assert "resumed from" in (out / "train.log").read_text()
+
+
+def test_several_training_manifests_are_joined(corpus, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(CONFIGS / "tiny.yaml"), "--train-manifest", str(corpus), str(corpus),
+                 "--out", str(out), "--max-steps", "1", "--no-progress"]) == 0
+    joined = read_manifest(out / "train.jsonl", check_audio=True)
+    assert [u.text for u in joined] == [u.text for u in read_manifest(corpus)] * 2
 
 
 def test_cli_errors_are_one_paragraph(tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""The models/small vs models/multi WER table in docs/asr.md is generated from the shipped eval files."""
+"""The WER table of models/small and models/multi (stage 2 and shipped) in docs/asr.md is generated from the shipped eval files."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_table_reads_eval_files_and_names_a_bad_one(tmp_path):
             (tmp_path / f).write_text(json.dumps({"model": "m", "results": res}))
     table = wer_table(tmp_path).splitlines()
     assert len(table) == 2 + len(TEST_SETS)
-    assert "| 3 | 25.0 (10.0) | 25.0 (10.0) |" in table[2] and table[3].endswith("| - | - |")
+    assert "| 3 | 25.0 (10.0) | 25.0 (10.0) | 25.0 (10.0) |" in table[2] and table[3].endswith("| - | - | - |")
     (tmp_path / MODELS[1][1][0]).write_text("{}")
     with pytest.raises(DataError, match="not an `asr eval --out` file"):
         wer_table(tmp_path)

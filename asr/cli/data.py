@@ -25,13 +25,16 @@ def register(sub) -> None:
     b.add_argument("--noise-prob", type=float, default=CorpusConfig.noise_prob, help="share of noisy utterances")
     b.add_argument("--train-voices", default=CorpusConfig.train_voices, metavar="FAMILIES",
                    help="voice families (engine[:voice][=weight], comma-separated) of the training, dev and in-domain "
-                        "test splits, e.g. espeak=0.4,piper=0.6 (engines: espeak, piper, festival)")
+                        "test splits, e.g. espeak=0.4,piper=0.6 (engines: espeak, piper, kokoro, festival)")
     b.add_argument("--unseen-voices", default=CorpusConfig.unseen_voices, metavar="FAMILIES",
                    help="held-out family for source/target_test_unseen, e.g. festival:ked")
     b.add_argument("--independent-voices", default=CorpusConfig.independent_voices, metavar="FAMILIES",
                    help="reserved evaluation voices for source/target_test_independent, e.g. flite,festival:kal,festival:slt")
     b.add_argument("--augment", type=float, default=CorpusConfig.augment, metavar="P",
                    help="share of training utterances through speed/VTLP/reverb/noise/telephone augmentation")
+    b.add_argument("--splits", default="", metavar="SPLITS",
+                   help="render only these audio splits (comma-separated, e.g. source_train); the others are left for a "
+                        "later run of the same command without --splits (default: all)")
     b.add_argument("--no-progress", action="store_true", help="periodic log lines instead of a progress bar")
     b.set_defaults(func=_build)
     ls = dsub.add_parser("librispeech", help="write a manifest of a LibriSpeech-layout folder")
@@ -58,6 +61,7 @@ def _build(args: argparse.Namespace) -> int:
         independent_voices=args.independent_voices,
         augment=args.augment,
     )
+    only = tuple(x.strip() for x in args.splits.split(",") if x.strip())
     t0 = time.time()
     last = [0.0]
 
@@ -68,7 +72,7 @@ def _build(args: argparse.Namespace) -> int:
 
     print(f"asr data build: text splits and LM text -> {args.out}", flush=True)
     if args.no_progress:
-        counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=progress)
+        counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=progress, only_splits=only)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -81,7 +85,7 @@ def _build(args: argparse.Namespace) -> int:
                     tasks[split] = bar.add_task(split, total=total)
                 bar.update(tasks[split], completed=done)
 
-            counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=show)
+            counts = build_corpus(args.out, cfg, jobs=args.jobs, progress=show, only_splits=only)
     for split, n in counts.items():
         hours = sum(u.duration_s for u in read_manifest(args.out / f"{split}.jsonl")) / 3600
         print(f"{split:14s} {n:6d} utterances {hours:6.2f} h")

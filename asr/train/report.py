@@ -1,4 +1,4 @@
-"""The WER table of docs/asr.md that compares two models on the same test sets, from `asr eval --out` files.
+"""The WER table of docs/asr.md that compares the models on the same test sets, from `asr eval --out` files.
 
 ``python3 -m asr.train.report`` prints it; tests/test_asr_train_report.py fails when the table between the
 markers in docs/asr.md no longer matches the shipped eval files.
@@ -23,9 +23,10 @@ TEST_SETS: tuple[tuple[str, str], ...] = (
     ("data/multi/source_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (fortunes)"),
     ("data/multi/target_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (KJV)"),
 )
-MODELS: tuple[tuple[str, tuple[str, ...]], ...] = (  # model, eval files holding its results
-    ("models/small", ("models/small/eval.json", "models/multi/eval_models_small.json")),
-    ("models/multi", ("models/multi/eval.json",)),
+MODELS: tuple[tuple[str, tuple[str, ...]], ...] = (  # column head, eval files holding its results
+    ("`models/small`", ("models/small/eval.json", "models/multi/eval_models_small.json")),
+    ("`models/multi` stage 2 (espeak-ng + Piper)", ("models/multi/eval_stage2.json",)),
+    ("`models/multi` (+ Kokoro)", ("models/multi/eval.json",)),
 )
 BEGIN, END = "<!-- multi-wer-table:begin -->", "<!-- multi-wer-table:end -->"
 
@@ -45,7 +46,7 @@ def load_results(paths: tuple[str, ...], root: Path) -> dict[str, dict]:
 def wer_table(root: Path = Path(".")) -> str:
     """Markdown table: one row per test set, WER % (CER %) of each model, greedy decoding."""
     results = {m: load_results(files, root) for m, files in MODELS}
-    head = "| test set | speech | utts | " + " | ".join(f"`{m}` WER % (CER %)" for m, _ in MODELS) + " |"
+    head = "| test set | speech | utts | " + " | ".join(f"{m} WER % (CER %)" for m, _ in MODELS) + " |"
     lines = [head, "|---|---|---|" + "---|" * len(MODELS)]
     for manifest, speech in TEST_SETS:
         cells, utts = [], None
