@@ -7,7 +7,8 @@ vector add of ``g' - 1`` partial results). Slice ``j`` of a dimension ``d`` has 
 elements. Edges: a consumer piece waits for every output piece of each producer (its slices: an all-gather;
 or its reduce piece), each result crossing cores at ``sync + hops x hop + bytes / link`` cycles as today's
 core-to-core transfers; an element-wise slice waits only for the same slice of an ``n``-split producer on
-the same cores (it is local). Pinned weights with ``charge_load`` are DMA pieces at the head of the plan
+the same cores (it is local). These edges are stored as links (:class:`~accelsim.map.plan.Links`: one per
+consumer op and dependency, :mod:`accelsim.map.edges`), not ``g x g`` explicit edges. Pinned weights with ``charge_load`` are DMA pieces at the head of the plan
 that the first utterance's readers wait for. ``overlap='none'`` chains every op after the previous one
 (pieces of one op still run in parallel): the paper's method of summing per-op latencies.
 Deterministic: no randomness, no dict-order dependence beyond sorted names.
@@ -23,10 +24,10 @@ import pandas as pd
 from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
 from accelsim.errors import SpecError
-from accelsim.map.edges import piece_edges
+from accelsim.map.edges import piece_links
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
@@ -299,15 +300,22 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         readers = np.flatnonzero(reads_pinned & first_utt)
         load_of_piece[readers] = load_of[pw[readers], core[readers]]
 
+    def head(x, fill):
+        return np.concatenate([np.full(nl, fill, dtype=np.asarray(x).dtype), x]) if nl else x
+
     all_core = np.concatenate([np.array([c for _i, c, _b in loads], dtype=np.int64), core])
-    out_bytes = np.concatenate([np.zeros(nl), costs["out_bytes"]])
     ic = arch.interconnect
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
-    ptr, parent, dep_delay = piece_edges(
+    child_lo, child_cnt, parent_lo, parent_cnt, diagonal = piece_links(
         nl, p0, in_cnt, out_start, out_cnt, ns_op, g_eff, scodes, is_mm, dep_ptr, dep_src, has_reduce, after_op,
-        overlap == "none", load_of_piece, all_core, out_bytes, hops, float(arch.overheads.sync_cycles),
-        float(ic.hop_cycles), float(ic.bytes_per_cycle), float(arch.clock))
+        overlap == "none", load_of_piece)
+    # a result crosses cores in sync + hops x hop + ceil(bytes / link width) cycles
+    links = Links(child_lo=child_lo, child_cnt=child_cnt, parent_lo=parent_lo, parent_cnt=parent_cnt,
+                  diagonal=diagonal,
+                  out_cycles=head(np.ceil(costs["out_bytes"] / float(ic.bytes_per_cycle)), 0.0),
+                  link_cycles=float(arch.overheads.sync_cycles) + hops * float(ic.hop_cycles),
+                  clock_hz=float(arch.clock))
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)
     is_slice = (role == SLICE) | (role == PARTIAL)
@@ -324,9 +332,6 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     first = arch.core.dma.setup_cycles / arch.clock + arch.offchip.latency
     lb = np.array([b for _i, _c, b in loads], dtype=np.float64)
 
-    def head(x, fill):
-        return np.concatenate([np.full(nl, fill, dtype=np.asarray(x).dtype), x]) if nl else x
-
     unit = core * UNITS_PER_CORE + costs["unit"]
     plan = Plan(
         piece_op=head(piece_op, -1),
@@ -338,7 +343,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         tiles=head(costs["tiles"].astype(np.float64), 1.0),
         weight_id=head(weight_id, -1),
         hit_busy_s=head(on_chip_busy, 0.0),
-        dep_ptr=ptr, dep_src=parent, dep_delay_s=dep_delay,
+        dep_ptr=np.zeros(nl + total + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
+        dep_delay_s=np.zeros(0), links=links,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
