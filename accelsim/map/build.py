@@ -7,9 +7,9 @@ vector add of ``g' - 1`` partial results). Slice ``j`` of a dimension ``d`` has 
 elements. Edges: a consumer piece waits for every output piece of each producer (its slices: an all-gather;
 or its reduce piece), each result crossing cores at ``sync + hops x hop + bytes / link`` cycles as today's
 core-to-core transfers; an element-wise slice waits only for the same slice of an ``n``-split producer on
-the same cores (it is local). These edges are stored as links (:class:`~accelsim.map.plan.Links`: one per
-consumer op and dependency, :mod:`accelsim.map.edges`), not ``g x g`` explicit edges. Pinned weights with ``charge_load`` are DMA pieces at the head of the plan
-that the first utterance's readers wait for. ``overlap='none'`` chains every op after the previous one
+the same cores (it is local). These edges are stored as links (:class:`~accelsim.map.plan.Links`, one per
+consumer op and dependency, :mod:`accelsim.map.edges`), not as ``g x g`` explicit edges. Pinned weights with
+``charge_load`` are DMA pieces at the head of the plan that the first utterance's readers wait for. ``overlap='none'`` chains every op after the previous one
 (pieces of one op still run in parallel): the paper's method of summing per-op latencies.
 Deterministic: no randomness, no dict-order dependence beyond sorted names.
 """
@@ -74,6 +74,8 @@ _GEOMETRY_CACHE: dict = {}
 
 
 BUSY_FIELDS = ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "tiles")  # what busy_s needs
+# what the plan and the result read per piece (precision as codes: no per-piece object array)
+PIECE_FIELDS = ("out_bytes", "macs", "elem_ops", "unit", "precision_code", "precision_names")
 
 
 def _costs(pieces: OpTable, arch: ArchSpec, wclass: dict[str, str], resident: np.ndarray,
@@ -220,11 +222,11 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
     if resident.all():
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
         on_chip_busy = costs["busy_s"]
     else:  # only the on-chip busy time is kept of the all-resident costs (what a reuse-cache hit takes)
         on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo, ())["busy_s"]
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
 
     # bytes each core holds: pinned slices, sized by what its pieces read
     is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
@@ -237,6 +239,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         full = np.array([tensor_bytes(workload.meta.weights[w].elements, wprec[w]) if w else 0.0 for w in wnames],
                         dtype=np.float64)
         piece_wbytes = np.where(is_emb_p, full[pw], piece_wbytes)
+    pieces = pm = pk = pn = j = gp = red = sub_s = is_emb_p = None  # noqa: F841  (free what is no longer read)
     held = np.zeros((nw, arch.cores), dtype=np.float64)
     if reads_pinned.any():
         np.maximum.at(held, (pw[reads_pinned], core[reads_pinned]), piece_wbytes[reads_pinned])
@@ -300,8 +303,15 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         readers = np.flatnonzero(reads_pinned & first_utt)
         load_of_piece[readers] = load_of[pw[readers], core[readers]]
 
-    def head(x, fill):
-        return np.concatenate([np.full(nl, fill, dtype=np.asarray(x).dtype), x]) if nl else x
+    def head(x, fill, dtype=None):
+        """The per-piece column ``x`` with the load pieces' ``fill`` in front (``x`` itself without loads)."""
+        dtype = np.asarray(x).dtype if dtype is None else dtype
+        if not nl:
+            return x.astype(dtype, copy=False)
+        out = np.empty(nl + len(x), dtype=dtype)
+        out[:nl] = fill
+        out[nl:] = x
+        return out
 
     all_core = np.concatenate([np.array([c for _i, c, _b in loads], dtype=np.int64), core])
     ic = arch.interconnect
@@ -332,16 +342,26 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     first = arch.core.dma.setup_cycles / arch.clock + arch.offchip.latency
     lb = np.array([b for _i, _c, b in loads], dtype=np.float64)
 
-    unit = core * UNITS_PER_CORE + costs["unit"]
+    # the plan's columns, each source dropped once copied (ids as int32: fewer than 2**31 pieces)
+    idt = np.int32 if nl + total < 2**31 else np.int64
+    unit = head(core * UNITS_PER_CORE + costs.pop("unit"), 0, idt)
+    unit[:nl] = all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT
+    busy_s = head(costs.pop("busy_s"), 0.0)
+    busy_s[:nl] = dispatch + first + lb / arch.offchip.bandwidth
+    lead_s = costs.pop("dispatch_s")
+    lead_s += costs.pop("first_s")
+    lead_s = head(lead_s, dispatch + first)
+    dram_bytes = head(costs.pop("dram_bytes"), 0.0)
+    dram_bytes[:nl] = lb
     plan = Plan(
-        piece_op=head(piece_op, -1),
-        unit=np.concatenate([all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT, unit]).astype(np.int64),
-        busy_s=np.concatenate([dispatch + first + lb / arch.offchip.bandwidth, costs["busy_s"]]),
-        lead_s=np.concatenate([np.full(nl, dispatch + first), costs.pop("dispatch_s") + costs.pop("first_s")]),
+        piece_op=head(piece_op, -1, idt),
+        unit=unit,
+        busy_s=busy_s,
+        lead_s=lead_s,
         compute_s=head(costs.pop("compute_s"), 0.0),
-        dram_bytes=np.concatenate([lb, costs["dram_bytes"]]),
-        tiles=head(costs["tiles"].astype(np.float64), 1.0),
-        weight_id=head(weight_id, -1),
+        dram_bytes=dram_bytes,
+        tiles=head(costs["tiles"], 1.0, np.float64),
+        weight_id=head(weight_id, -1, idt),
         hit_busy_s=head(on_chip_busy, 0.0),
         dep_ptr=np.zeros(nl + total + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
         dep_delay_s=np.zeros(0), links=links,
@@ -349,12 +369,14 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         weight_bytes=wbytes,
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
         bandwidth_Bps=float(arch.offchip.bandwidth),
-        utt_rank=head(utt_rank_op[piece_op], 0) if arch.scheduler.utterances == "sequential" else None,
+        utt_rank=head(utt_rank_op[piece_op], 0, idt) if arch.scheduler.utterances == "sequential" else None,
         notes={"mapping": mapping.name},
     )
+    del unit, busy_s, lead_s, dram_bytes, weight_id, on_chip_busy
     op_core = gpad[scodes, 0]
     # the per-piece cost columns the result reads, as views of the plan's (no second copy)
     costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
-    return Built(plan=plan, role=head(role, LOAD), core=all_core, costs=costs, on_chip_busy_s=plan.hit_busy_s[nl:],
+    costs["unit"] = (plan.unit[nl:] % UNITS_PER_CORE).astype(np.int8)
+    return Built(plan=plan, role=head(role, LOAD, np.int8), core=all_core.astype(np.int32), costs=costs, on_chip_busy_s=plan.hit_busy_s[nl:],
                  resident=resident, op_core=op_core, pinned_bytes=pinned_bytes, pinned_per_core=pinned_per_core,
                  loads=nl)

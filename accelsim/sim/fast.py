@@ -242,23 +242,27 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
     blocker = np.full(n, -1, np.int64)
     hit = np.zeros(n, np.bool_)
     ready_at = np.zeros(n, np.float64)
-    # children CSR: for each parent, its (child, delay) edges in child order then edge order
-    kid_ptr = np.zeros(n + 1, np.int64)
-    for e in range(n_edges):
-        kid_ptr[dep_src[e] + 1] += 1
-    for i in range(n):
-        kid_ptr[i + 1] += kid_ptr[i]
+    # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
+    # order (not allocated when the plan has none: its dependencies are links)
+    n_kp = n + 1 if n_edges > 0 else 1
+    kid_ptr = np.zeros(n_kp, np.int64)
     kids = np.empty(n_edges, np.int64)
     kid_delay = np.empty(n_edges, np.float64)
-    fill = kid_ptr[:n].copy()
-    ndeps = np.empty(n, np.int64)
-    for c in range(n):
-        ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
-        for e in range(dep_ptr[c], dep_ptr[c + 1]):
-            p = dep_src[e]
-            kids[fill[p]] = c
-            kid_delay[fill[p]] = dep_delay[e]
-            fill[p] += 1
+    ndeps = np.zeros(n, np.int32)
+    if n_edges > 0:
+        for e in range(n_edges):
+            kid_ptr[dep_src[e] + 1] += 1
+        for i in range(n):
+            kid_ptr[i + 1] += kid_ptr[i]
+        fill = kid_ptr[:n].copy()
+        for c in range(n):
+            ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
+            for e in range(dep_ptr[c], dep_ptr[c + 1]):
+                p = dep_src[e]
+                kids[fill[p]] = c
+                kid_delay[fill[p]] = dep_delay[e]
+                fill[p] += 1
+        fill = fill[:0]
     # links: for each parent piece, the links it is a parent of (in link order); children count their parents
     n_links = len(l_child)
     plink_ptr = np.zeros(n + 1, np.int64)
@@ -435,7 +439,7 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
             ist[_COMPLETED] += 1
             ended_buf[n_ended] = i
             n_ended += 1
-            for e in range(kid_ptr[i], kid_ptr[i + 1]):
+            for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
                 c = kids[e]
                 arrival = now + kid_delay[e]
                 b = blocker[c]
@@ -521,12 +525,16 @@ def play_fast(plan: Plan) -> Played:
     def i64(a):
         return np.ascontiguousarray(a, dtype=np.int64)
 
+    def ids(a):  # piece, unit and weight ids as they come (int32 or int64: no copy), else int64
+        a = np.asarray(a)
+        return np.ascontiguousarray(a) if a.dtype in (np.int32, np.int64) else i64(a)
+
     gate = plan.utt_rank is not None and plan.n > 0
-    utt = i64(plan.utt_rank) if gate else np.zeros(0, np.int64)
+    utt = ids(plan.utt_rank) if gate else np.zeros(0, np.int64)
     links = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
     start, end, blocker, hit, completed = _play(
-        i64(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
-        f64(plan.tiles), i64(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
+        ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
+        f64(plan.tiles), ids(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
         f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
         float(plan.bandwidth_Bps), utt, gate, *_link_arrays(links))
     if completed != plan.n:
