@@ -224,9 +224,13 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     if resident.all():
         costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
         on_chip_busy = costs["busy_s"]
-    else:  # only the on-chip busy time is kept of the all-resident costs (what a reuse-cache hit takes)
-        on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo, ())["busy_s"]
+    else:  # what a reuse-cache hit takes: the on-chip busy time, costed anew only for the streamed pieces
         costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
+        on_chip_busy = costs["busy_s"].copy()
+        streamed = np.flatnonzero(~resident)
+        on_chip_busy[streamed] = _costs(OpTable.take(pieces, streamed), arch, wclass, np.ones(len(streamed), bool),
+                                        None if sub_s is None else sub_s[streamed], memo, ())["busy_s"]
+        streamed = None
 
     # bytes each core holds: pinned slices, sized by what its pieces read
     is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
