@@ -151,7 +151,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         if any(c >= arch.cores for c in g):
             raise SpecError(f"{where}: stream {s} uses cores {list(g)} but the architecture has {arch.cores}")
     gmax = max(len(g) for g in groups)
-    gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int64)
+    gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int32)
     gsize = np.array([len(g) for g in groups], dtype=np.int64)
     ksplit = np.array([mapping.streams[s].split == "k" for s in snames], dtype=bool)
     kcodes, knames = oc.kind.codes, oc.kind.names
@@ -171,13 +171,15 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     p0 = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(npieces, out=p0[1:])
     total = int(p0[-1])
+    idt = np.int32 if total < 2**31 - 2**20 else np.int64  # piece ids (loads included)
     if split_any:
-        piece_op = np.repeat(np.arange(n, dtype=np.int64), npieces)
-        j = np.arange(total, dtype=np.int64) - p0[:-1][piece_op]
+        piece_op = np.repeat(np.arange(n, dtype=idt), npieces)
+        j = np.arange(total, dtype=np.int64)
+        j -= p0[:-1][piece_op]
         gp = g_eff[piece_op]
         red = has_reduce[piece_op] & (j == gp)
-        role = np.where(gp > 1, np.where(ks_op[piece_op], PARTIAL, SLICE), WHOLE)
-        role = np.where(red, REDUCE, role)
+        role = np.where(gp > 1, np.where(ks_op[piece_op], np.int8(PARTIAL), np.int8(SLICE)), np.int8(WHOLE))
+        role[red] = REDUCE
         core = gpad[scodes[piece_op], np.where(red, 0, j)]
         pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
         pn = np.where(role == SLICE, slice_length(pn, gp, j), pn)
@@ -187,7 +189,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
 
         def cat(col: Labelled, override: str) -> Labelled:  # a reduce piece is a vector add of partial sums
             col, code = col.with_name(override)
-            pc = col.codes[piece_op]
+            small = np.int16 if len(col.names) < 2**15 else np.int64
+            pc = col.codes.astype(small)[piece_op]
             pc[red] = code
             return Labelled(pc, col.names)
 
@@ -196,7 +199,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     else:
         piece_op = np.arange(n, dtype=np.int64)
         gp = np.ones(n, dtype=np.int64)
-        role = np.full(n, WHOLE, dtype=np.int64)
+        role = np.full(n, WHOLE, dtype=np.int8)
         core = gpad[scodes, 0]
         pk, pn = k_op, n_op
         pieces = oc
@@ -346,8 +349,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     first = arch.core.dma.setup_cycles / arch.clock + arch.offchip.latency
     lb = np.array([b for _i, _c, b in loads], dtype=np.float64)
 
-    # the plan's columns, each source dropped once copied (ids as int32: fewer than 2**31 pieces)
-    idt = np.int32 if nl + total < 2**31 else np.int64
+    # the plan's columns, each source dropped once copied (ids in idt)
     unit = head(core * UNITS_PER_CORE + costs.pop("unit"), 0, idt)
     unit[:nl] = all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT
     busy_s = head(costs.pop("busy_s"), 0.0)
@@ -377,7 +379,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         notes={"mapping": mapping.name},
     )
     del unit, busy_s, lead_s, dram_bytes, weight_id, on_chip_busy
-    op_core = gpad[scodes, 0]
+    op_core = gpad[scodes, 0].astype(np.int64)
     # the per-piece cost columns the result reads, as views of the plan's (no second copy)
     costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
     costs["unit"] = (plan.unit[nl:] % UNITS_PER_CORE).astype(np.int8)
