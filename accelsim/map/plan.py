@@ -105,23 +105,23 @@ class Edges:
 class Plan:
     """Flat arrays an engine plays (module docstring). Per piece unless said otherwise."""
 
-    piece_op: np.ndarray  # int64, trace op id of each piece (-1: none)
-    unit: np.ndarray  # int64, global unit id
+    piece_op: np.ndarray  # int32 or int64 (ids: either), trace op id of each piece (-1: none)
+    unit: np.ndarray  # int32 or int64, global unit id
     busy_s: np.ndarray  # float64
     lead_s: np.ndarray  # float64, dispatch + DMA setup + DRAM latency (streamed pieces)
     compute_s: np.ndarray  # float64, compute on on-chip operands (streamed pieces)
     dram_bytes: np.ndarray  # float64
     tiles: np.ndarray  # float64, >= 1
-    weight_id: np.ndarray  # int64, -1: no reuse-cache lookup
+    weight_id: np.ndarray  # int32 or int64, -1: no reuse-cache lookup
     hit_busy_s: np.ndarray  # float64, time when the reuse cache hits
-    dep_ptr: np.ndarray  # int64, length n + 1
+    dep_ptr: np.ndarray  # int64, length n + 1 (explicit edges; a built plan has none: its edges are links)
     dep_src: np.ndarray  # int64, parents
     dep_delay_s: np.ndarray  # float64, per edge
     unit_capacity: np.ndarray  # int64, per unit
     weight_bytes: np.ndarray  # float64, per weight id
     cache_bytes: np.ndarray  # float64, per core
     bandwidth_Bps: float
-    utt_rank: np.ndarray | None = None  # int64 per piece, or None (no utterance gating)
+    utt_rank: np.ndarray | None = None  # int32 or int64 per piece, or None (no utterance gating)
     notes: dict = field(default_factory=dict)  # what the mapping stage wants to report (not played)
     links: Links | None = None  # compact edges besides the explicit ones (module docstring)
 
