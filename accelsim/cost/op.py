@@ -187,10 +187,10 @@ def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict
     wnames = table.weight.names
     wcodes = table.weight.codes
     wclasses = sorted({weight_pclass.get(w, "") for w in wnames} | {""})
-    wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int64)
+    wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int8)
     no_weight = np.array([w == "" for w in wnames], dtype=bool)[wcodes]
     cols = [table.kind.codes, table.func.codes, table.pclass.codes, table.m, table.k, table.n, wclass_of[wcodes],
-            (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
+            (np.asarray(resident, dtype=bool) | no_weight).view(np.int8)]
     codes, first = dense_key(cols)
     uniques = np.stack([col[first] for col in cols], axis=1)
     kinds, funcs, pclasses = table.kind.names, table.func.names, table.pclass.names

@@ -222,6 +222,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     pw = wcodes
     reads_pinned = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
                                                         (role != REDUCE) & (nhold[pw] == gp))
+    j = gp = red = None  # noqa: F841  (no longer read: freed before the costs)
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
     if resident.all():
@@ -246,7 +247,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         full = np.array([tensor_bytes(workload.meta.weights[w].elements, wprec[w]) if w else 0.0 for w in wnames],
                         dtype=np.float64)
         piece_wbytes = np.where(is_emb_p, full[pw], piece_wbytes)
-    pieces = pm = pk = pn = j = gp = red = sub_s = is_emb_p = None  # noqa: F841  (free what is no longer read)
+    pieces = pm = pk = pn = sub_s = is_emb_p = None  # noqa: F841  (free what is no longer read)
     held = np.zeros((nw, arch.cores), dtype=np.float64)
     if reads_pinned.any():
         np.maximum.at(held, (pw[reads_pinned], core[reads_pinned]), piece_wbytes[reads_pinned])
