@@ -224,6 +224,36 @@ def _chain(n: int, cyclic: bool) -> Plan:
                 cache_bytes=np.zeros(1), bandwidth_Bps=1e9)
 
 
+def _linked(rows, n=4, cores=1) -> Plan:
+    """A 4-piece chain plan plus links ``rows`` of (child_lo, child_cnt, parent_lo, parent_cnt, diagonal)."""
+    plan = _chain(n, cyclic=False)
+    lk = Links(child_lo=np.array([r[0] for r in rows], np.int64), child_cnt=np.array([r[1] for r in rows], np.int32),
+               parent_lo=np.array([r[2] for r in rows], np.int64), parent_cnt=np.array([r[3] for r in rows], np.int32),
+               diagonal=np.array([r[4] for r in rows], bool), out_cycles=np.zeros(n),
+               link_cycles=np.zeros((cores, cores)), clock_hz=1.0)
+    return dataclasses.replace(plan, links=lk)
+
+
+@pytest.mark.parametrize("rows, match", [([(3, 2, 0, 1, False)], "does not exist"),
+                                         ([(2, 2, 0, 1, True)], "as many parents"),
+                                         ([(2, 0, 0, 1, False)], ">= 1 child")])
+def test_bad_links_are_refused(rows, match):
+    with pytest.raises(ValueError, match=match):
+        _linked(rows).check()
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_link_waits_for_every_parent(engine):
+    """Pieces 2-3 wait for pieces 0-1 (all of them): on one unit the chain 0 -> 1 -> 2 -> 3 runs as before,
+    and piece 2's blocker is piece 1, the parent that ended last; a diagonal link pairs parents and children."""
+    got = play(_linked([(2, 2, 0, 2, False)]), engine)
+    assert list(got.end_s) == [1.0, 2.0, 3.0, 4.0] and got.blocker[2] == 1
+    diag = _linked([(2, 2, 0, 2, True)]).edges()
+    assert diag.src.tolist() == [0, 1, 0, 2, 1]
+    edges = _linked([(2, 2, 0, 2, False)]).edges()  # per child: its explicit edge, then the link's
+    assert edges.ptr.tolist() == [0, 0, 1, 4, 7] and edges.src.tolist() == [0, 1, 0, 1, 2, 0, 1]
+
+
 @pytest.mark.parametrize("engine", ["fast", "reference"])
 def test_both_engines_refuse_a_dependency_cycle(engine):
     assert np.array_equal(play(_chain(4, cyclic=False), engine).end_s, [1.0, 2.0, 3.0, 4.0])
