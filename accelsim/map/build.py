@@ -9,9 +9,10 @@ or its reduce piece), each result crossing cores at ``sync + hops x hop + bytes 
 core-to-core transfers; an element-wise slice waits only for the same slice of an ``n``-split producer on
 the same cores (it is local). These edges are stored as links (:class:`~accelsim.map.plan.Links`, one per
 consumer op and dependency, :mod:`accelsim.map.edges`), not as ``g x g`` explicit edges. Pinned weights with
-``charge_load`` are DMA pieces at the head of the plan that the first utterance's readers wait for. ``overlap='none'`` chains every op after the previous one
-(pieces of one op still run in parallel): the paper's method of summing per-op latencies.
-Deterministic: no randomness, no dict-order dependence beyond sorted names.
+``charge_load`` are DMA pieces at the head of the plan that the first utterance's readers wait for.
+``overlap='none'`` chains every op after the previous one (pieces of one op still run in parallel): the
+paper's method of summing per-op latencies. Deterministic: no randomness, no dict-order dependence beyond
+sorted names.
 """
 
 from __future__ import annotations
@@ -384,6 +385,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     # the per-piece cost columns the result reads, as views of the plan's (no second copy)
     costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
     costs["unit"] = (plan.unit[nl:] % UNITS_PER_CORE).astype(np.int8)
-    return Built(plan=plan, role=head(role, LOAD, np.int8), core=all_core.astype(np.int32), costs=costs, on_chip_busy_s=plan.hit_busy_s[nl:],
+    return Built(plan=plan, role=head(role, LOAD, np.int8), core=all_core.astype(np.int32), costs=costs,
+                 on_chip_busy_s=plan.hit_busy_s[nl:],
                  resident=resident, op_core=op_core, pinned_bytes=pinned_bytes, pinned_per_core=pinned_per_core,
                  loads=nl)
