@@ -158,11 +158,12 @@ def test_piece_edges_follow_the_documented_rules(wl, shape, overlap):
     if shape == "loads":
         assert built.loads > 0
     parents, delays = _reference_edges(arch, wl, mapping, built, overlap)
+    edges = plan.edges()
     for q in range(plan.n):
-        lo, hi = plan.dep_ptr[q], plan.dep_ptr[q + 1]
-        assert plan.dep_src[lo:hi].tolist() == parents[q], q
+        lo, hi = edges.ptr[q], edges.ptr[q + 1]
+        assert edges.src[lo:hi].tolist() == parents[q], q
         for e in range(lo, hi):
-            assert plan.dep_delay_s[e] == delays[(int(plan.dep_src[e]), q)]
+            assert edges.delay_s[e] == delays[(int(edges.src[e]), q)]
 
 
 def test_weight_uses_match_a_plain_count(wl):

@@ -100,9 +100,10 @@ def test_n_split_cuts_every_matmul_and_gathers_over_the_ring(tiny):
     cores = built.core[plan.piece_op == op]
     assert len(set(cores.tolist())) == len(cores)
     # a matmul slice waits for every slice of its producer; cross-core edges carry a positive transfer time
-    dst = np.repeat(np.arange(plan.n), np.diff(plan.dep_ptr))
-    cross = built.core[plan.dep_src] != built.core[dst]
-    assert (plan.dep_delay_s[cross] > 0).all() and (plan.dep_delay_s[~cross] == 0).all()
+    edges = plan.edges()
+    dst = np.repeat(np.arange(plan.n), np.diff(edges.ptr))
+    cross = built.core[edges.src] != built.core[dst]
+    assert (edges.delay_s[cross] > 0).all() and (edges.delay_s[~cross] == 0).all()
     plan.check()
 
 
@@ -115,7 +116,8 @@ def test_k_split_reduces_partial_sums_on_the_root(tiny):
     mine = np.flatnonzero(plan.piece_op == op)
     assert len(mine) == 4  # 3 partial sums + 1 reduce
     reduce_piece = int(mine[-1])
-    parents = plan.dep_src[plan.dep_ptr[reduce_piece]:plan.dep_ptr[reduce_piece + 1]]
+    edges = plan.edges()
+    parents = edges.src[edges.ptr[reduce_piece]:edges.ptr[reduce_piece + 1]]
     assert set(parents.tolist()) == set(mine[:-1].tolist())
     assert built.core[reduce_piece] == 0 and built.costs["macs"][reduce_piece] == 0
     assert built.costs["elem_ops"][reduce_piece] > 0
@@ -142,8 +144,9 @@ def test_split_weights_pin_their_slices_and_loads_are_charged(tiny2):
     assert s["use_load_dram_bytes"] == pytest.approx(full)
     # only first-utterance readers wait for the load (later ones are gated by the utterance before them)
     plan = paid.plan
-    dst = np.repeat(np.arange(plan.n), np.diff(plan.dep_ptr))
-    kids = dst[plan.dep_src < paid.loads]
+    edges = plan.edges()
+    dst = np.repeat(np.arange(plan.n), np.diff(edges.ptr))
+    kids = dst[edges.src < paid.loads]
     utt = tiny2.ops["utt"].to_numpy()
     assert len(kids) and (utt[plan.piece_op[kids]] == 0).all()
     w_code = list(tiny2.ops["weight"].cat.categories).index(w)
@@ -207,8 +210,9 @@ def _ring_slack_s(small_arch, big_arch, result) -> float:
 
     built = build_plan(small_arch, result.workload, result.mapping)
     plan = built.plan
-    dst = np.repeat(np.arange(plan.n), np.diff(plan.dep_ptr))
-    a, b = built.core[plan.dep_src], built.core[dst]
+    edges = plan.edges()
+    dst = np.repeat(np.arange(plan.n), np.diff(edges.ptr))
+    a, b = built.core[edges.src], built.core[dst]
     extra = sum(ring_hops(x, y, big_arch.cores) - ring_hops(x, y, small_arch.cores)
                 for x, y in zip(a.tolist(), b.tolist()) if x != y)
     return max(0, extra) * small_arch.interconnect.hop_cycles / small_arch.clock

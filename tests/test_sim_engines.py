@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from test_sim_helpers import REPO, arch, mem_workload
 
 from accelsim.map.build import build_plan
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.sim import simulate
 from accelsim.sim.engine import play
 from accelsim.sim.simulate import choose_mapping
@@ -85,7 +85,7 @@ def plans(draw) -> Plan:
     weight_id = np.array(draw(st.lists(st.integers(-1, n_weights - 1), min_size=n, max_size=n)), np.int64)
     weight_id = np.where(streamed, weight_id, -1)
     # dependencies: a random DAG whose topological order is a random permutation of the piece ids
-    order = np.array(draw(st.permutations(list(range(n)))), dtype=np.int64)
+    order = np.array(draw(st.permutations(list(range(n)))) if draw(st.booleans()) else range(n), dtype=np.int64)
     deps = []
     for pos in range(n):
         k = draw(st.integers(0, min(pos, 3)))
@@ -96,6 +96,29 @@ def plans(draw) -> Plan:
     dep_ptr = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
     dep_src = np.array([p for _, ps in deps for p in ps], dtype=np.int64)
     dep_delay = np.array(draw(st.lists(grid, min_size=len(dep_src), max_size=len(dep_src))), dtype=np.float64)
+    # links besides: ranges of children waiting for ranges of parents (all of them, or the same index when
+    # diagonal), each drawn range pair kept when every parent comes before every child it feeds in the DAG
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    rows = []
+    for _ in range(draw(st.integers(0, 6))):
+        cc, pc = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        diag = draw(st.booleans())
+        pc = cc if diag else pc
+        if cc > n or pc > n:
+            continue
+        c = draw(st.integers(0, n - cc))
+        p = draw(st.integers(0, n - pc)) if draw(st.booleans()) or c < pc else draw(st.integers(0, c - pc))
+        cp, pp = pos[c:c + cc], pos[p:p + pc]
+        if (diag and (pp < cp).all()) or (not diag and pp.max() < cp.min()):
+            rows.append((c, cc, p, pc, diag))
+    links = Links(child_lo=np.array([r[0] for r in rows], np.int64), child_cnt=np.array([r[1] for r in rows], np.int32),
+                  parent_lo=np.array([r[2] for r in rows], np.int64),
+                  parent_cnt=np.array([r[3] for r in rows], np.int32), diagonal=np.array([r[4] for r in rows], bool),
+                  out_cycles=np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), np.float64),
+                  link_cycles=np.array(draw(st.lists(st.integers(0, 2), min_size=cores * cores,
+                                                     max_size=cores * cores)), np.float64).reshape(cores, cores),
+                  clock_hz=draw(st.sampled_from([1.0, 2.0, 4.0])))
     utt_rank = None
     if draw(st.booleans()):
         cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
@@ -116,7 +139,7 @@ def plans(draw) -> Plan:
         weight_bytes=np.array(draw(st.lists(st.sampled_from([1.0, 2.0, 4.0, 3e6]), min_size=n_weights,
                                             max_size=n_weights)), dtype=np.float64),
         cache_bytes=np.array(draw(st.lists(st.sampled_from([0.0, 2.0, 5.0, 1e7]), min_size=cores, max_size=cores))),
-        bandwidth_Bps=draw(st.sampled_from([1.0, 2.0, 3.0, 1e9])), utt_rank=utt_rank)
+        bandwidth_Bps=draw(st.sampled_from([1.0, 2.0, 3.0, 1e9])), utt_rank=utt_rank, links=links)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -124,18 +147,22 @@ def plans(draw) -> Plan:
 def test_engines_agree_on_random_plans(plan):
     ref = play(plan, "reference")
     assert_identical(play(plan, "fast"), ref)
+    # links are played exactly as the explicit edges they stand for
+    edges = plan.edges()
+    expanded = dataclasses.replace(plan, dep_ptr=edges.ptr, dep_src=edges.src, dep_delay_s=edges.delay_s, links=None)
+    assert_identical(play(expanded, "fast"), ref)
     # what the plan says an engine must do, on the reference's result
     for i in range(plan.n):
-        for e in range(plan.dep_ptr[i], plan.dep_ptr[i + 1]):
-            assert ref.start_s[i] >= ref.end_s[plan.dep_src[e]] + plan.dep_delay_s[e] - 1e-9
+        for e in range(edges.ptr[i], edges.ptr[i + 1]):
+            assert ref.start_s[i] >= ref.end_s[edges.src[e]] + edges.delay_s[e] - 1e-9
     assert np.all(ref.end_s >= ref.start_s)
     # issue order (rule 1): when a piece starts, no lower-id piece of its unit that was ready before that
     # instant waits on (one that became ready at it, behind a zero-time piece, may come after)
     ready = np.zeros(plan.n)
     for i in range(plan.n):
-        lo, hi = plan.dep_ptr[i], plan.dep_ptr[i + 1]
+        lo, hi = edges.ptr[i], edges.ptr[i + 1]
         if hi > lo:
-            ready[i] = (ref.end_s[plan.dep_src[lo:hi]] + plan.dep_delay_s[lo:hi]).max()
+            ready[i] = (ref.end_s[edges.src[lo:hi]] + edges.delay_s[lo:hi]).max()
         elif plan.utt_rank is not None and plan.utt_rank[i] > 0:
             ready[i] = ref.end_s[plan.utt_rank == plan.utt_rank[i] - 1].max()
     assert np.all(ref.start_s >= ready)
@@ -146,7 +173,7 @@ def test_engines_agree_on_random_plans(plan):
 
 def test_random_plans_reach_the_corners():
     """The strategy above does produce contended DRAM, cache hits, multi-slot DMA units and utterance gating."""
-    seen = {"hit": 0, "overlap": 0, "dma_multi": 0, "gated": 0}
+    seen = {"hit": 0, "overlap": 0, "dma_multi": 0, "gated": 0, "gather": 0, "diagonal": 0, "cross_core": 0}
 
     @settings(max_examples=150, deadline=None, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -161,6 +188,12 @@ def test_random_plans_reach_the_corners():
         dma = np.arange(len(plan.unit_capacity)) % UNITS_PER_CORE == DMA_LOCAL_UNIT
         seen["dma_multi"] += int((plan.unit_capacity[dma] > 1).any())
         seen["gated"] += int(plan.utt_rank is not None and plan.utt_rank.max() > 0)
+        lk = plan.links
+        seen["gather"] += int((~lk.diagonal & (lk.child_cnt > 1) & (lk.parent_cnt > 1)).any())
+        seen["diagonal"] += int((lk.diagonal & (lk.child_cnt > 1)).any())
+        only_links = dataclasses.replace(plan, dep_ptr=np.zeros(plan.n + 1, np.int64), dep_src=np.zeros(0, np.int64),
+                                         dep_delay_s=np.zeros(0))
+        seen["cross_core"] += int((only_links.edges().delay_s > 0).any())
 
     probe()
     assert all(v > 0 for v in seen.values()), seen
@@ -189,6 +222,36 @@ def _chain(n: int, cyclic: bool) -> Plan:
                 dram_bytes=z, tiles=np.ones(n), weight_id=np.full(n, -1), hit_busy_s=z, dep_ptr=ptr, dep_src=src,
                 dep_delay_s=np.zeros(len(src)), unit_capacity=np.ones(3, np.int64), weight_bytes=np.zeros(0),
                 cache_bytes=np.zeros(1), bandwidth_Bps=1e9)
+
+
+def _linked(rows, n=4, cores=1) -> Plan:
+    """A 4-piece chain plan plus links ``rows`` of (child_lo, child_cnt, parent_lo, parent_cnt, diagonal)."""
+    plan = _chain(n, cyclic=False)
+    lk = Links(child_lo=np.array([r[0] for r in rows], np.int64), child_cnt=np.array([r[1] for r in rows], np.int32),
+               parent_lo=np.array([r[2] for r in rows], np.int64), parent_cnt=np.array([r[3] for r in rows], np.int32),
+               diagonal=np.array([r[4] for r in rows], bool), out_cycles=np.zeros(n),
+               link_cycles=np.zeros((cores, cores)), clock_hz=1.0)
+    return dataclasses.replace(plan, links=lk)
+
+
+@pytest.mark.parametrize("rows, match", [([(3, 2, 0, 1, False)], "does not exist"),
+                                         ([(2, 2, 0, 1, True)], "as many parents"),
+                                         ([(2, 0, 0, 1, False)], ">= 1 child")])
+def test_bad_links_are_refused(rows, match):
+    with pytest.raises(ValueError, match=match):
+        _linked(rows).check()
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_link_waits_for_every_parent(engine):
+    """Pieces 2-3 wait for pieces 0-1 (all of them): on one unit the chain 0 -> 1 -> 2 -> 3 runs as before,
+    and piece 2's blocker is piece 1, the parent that ended last; a diagonal link pairs parents and children."""
+    got = play(_linked([(2, 2, 0, 2, False)]), engine)
+    assert list(got.end_s) == [1.0, 2.0, 3.0, 4.0] and got.blocker[2] == 1
+    diag = _linked([(2, 2, 0, 2, True)]).edges()
+    assert diag.src.tolist() == [0, 1, 0, 2, 1]
+    edges = _linked([(2, 2, 0, 2, False)]).edges()  # per child: its explicit edge, then the link's
+    assert edges.ptr.tolist() == [0, 0, 1, 4, 7] and edges.src.tolist() == [0, 1, 0, 1, 2, 0, 1]
 
 
 @pytest.mark.parametrize("engine", ["fast", "reference"])

@@ -187,10 +187,10 @@ def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict
     wnames = table.weight.names
     wcodes = table.weight.codes
     wclasses = sorted({weight_pclass.get(w, "") for w in wnames} | {""})
-    wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int64)
+    wclass_of = np.array([wclasses.index(weight_pclass.get(w, "")) for w in wnames], dtype=np.int8)
     no_weight = np.array([w == "" for w in wnames], dtype=bool)[wcodes]
     cols = [table.kind.codes, table.func.codes, table.pclass.codes, table.m, table.k, table.n, wclass_of[wcodes],
-            (np.asarray(resident, dtype=bool) | no_weight).astype(np.int64)]
+            (np.asarray(resident, dtype=bool) | no_weight).view(np.int8)]
     codes, first = dense_key(cols)
     uniques = np.stack([col[first] for col in cols], axis=1)
     kinds, funcs, pclasses = table.kind.names, table.func.names, table.pclass.names
@@ -211,11 +211,12 @@ def cost_arrays(ops: pd.DataFrame | OpTable, arch: ArchSpec, weight_pclass: dict
         if want is None or field in want:
             out[field] = np.array([getattr(c, field) for c in costs], dtype=np.int64)[codes]
     if want is None or "unit" in want:
-        out["unit"] = np.array([UNITS.index(c.unit) for c in costs], dtype=np.int64)[codes]
+        out["unit"] = np.array([UNITS.index(c.unit) for c in costs], dtype=np.int8)[codes]
     if want is None or want & {"precision", "precision_code", "precision_names"}:
         precisions = sorted({c.precision for c in costs})
         out["precision_code"] = np.array([precisions.index(c.precision) for c in costs], dtype=np.int8)[codes]
         out["precision_names"] = np.array(precisions, dtype=object)  # labels of precision_code (sorted)
-        out["precision"] = out["precision_names"][out["precision_code"]]
+        if want is None or "precision" in want:  # the labels per row (an object array: 8 bytes a row)
+            out["precision"] = out["precision_names"][out["precision_code"]]
     out["distinct_keys"] = np.array([len(costs)])
     return out

@@ -7,10 +7,12 @@ vector add of ``g' - 1`` partial results). Slice ``j`` of a dimension ``d`` has 
 elements. Edges: a consumer piece waits for every output piece of each producer (its slices: an all-gather;
 or its reduce piece), each result crossing cores at ``sync + hops x hop + bytes / link`` cycles as today's
 core-to-core transfers; an element-wise slice waits only for the same slice of an ``n``-split producer on
-the same cores (it is local). Pinned weights with ``charge_load`` are DMA pieces at the head of the plan
-that the first utterance's readers wait for. ``overlap='none'`` chains every op after the previous one
-(pieces of one op still run in parallel): the paper's method of summing per-op latencies.
-Deterministic: no randomness, no dict-order dependence beyond sorted names.
+the same cores (it is local). These edges are stored as links (:class:`~accelsim.map.plan.Links`, one per
+consumer op and dependency, :mod:`accelsim.map.edges`), not as ``g x g`` explicit edges. Pinned weights with
+``charge_load`` are DMA pieces at the head of the plan that the first utterance's readers wait for.
+``overlap='none'`` chains every op after the previous one (pieces of one op still run in parallel): the
+paper's method of summing per-op latencies. Deterministic: no randomness, no dict-order dependence beyond
+sorted names.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import pandas as pd
 from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
 from accelsim.errors import SpecError
-from accelsim.map.edges import piece_edges
+from accelsim.map.edges import piece_links
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
@@ -73,6 +75,8 @@ _GEOMETRY_CACHE: dict = {}
 
 
 BUSY_FIELDS = ("busy_s", "dispatch_s", "compute_s", "dram_bytes", "first_s", "tiles")  # what busy_s needs
+# what the plan and the result read per piece (precision as codes: no per-piece object array)
+PIECE_FIELDS = ("out_bytes", "macs", "elem_ops", "unit", "precision_code", "precision_names")
 
 
 def _costs(pieces: OpTable, arch: ArchSpec, wclass: dict[str, str], resident: np.ndarray,
@@ -148,7 +152,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         if any(c >= arch.cores for c in g):
             raise SpecError(f"{where}: stream {s} uses cores {list(g)} but the architecture has {arch.cores}")
     gmax = max(len(g) for g in groups)
-    gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int64)
+    gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int32)
     gsize = np.array([len(g) for g in groups], dtype=np.int64)
     ksplit = np.array([mapping.streams[s].split == "k" for s in snames], dtype=bool)
     kcodes, knames = oc.kind.codes, oc.kind.names
@@ -168,13 +172,15 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     p0 = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(npieces, out=p0[1:])
     total = int(p0[-1])
+    idt = np.int32 if total < 2**31 - 2**20 else np.int64  # piece ids (loads included)
     if split_any:
-        piece_op = np.repeat(np.arange(n, dtype=np.int64), npieces)
-        j = np.arange(total, dtype=np.int64) - p0[:-1][piece_op]
+        piece_op = np.repeat(np.arange(n, dtype=idt), npieces)
+        j = np.arange(total, dtype=np.int64)
+        j -= p0[:-1][piece_op]
         gp = g_eff[piece_op]
         red = has_reduce[piece_op] & (j == gp)
-        role = np.where(gp > 1, np.where(ks_op[piece_op], PARTIAL, SLICE), WHOLE)
-        role = np.where(red, REDUCE, role)
+        role = np.where(gp > 1, np.where(ks_op[piece_op], np.int8(PARTIAL), np.int8(SLICE)), np.int8(WHOLE))
+        role[red] = REDUCE
         core = gpad[scodes[piece_op], np.where(red, 0, j)]
         pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
         pn = np.where(role == SLICE, slice_length(pn, gp, j), pn)
@@ -184,7 +190,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
 
         def cat(col: Labelled, override: str) -> Labelled:  # a reduce piece is a vector add of partial sums
             col, code = col.with_name(override)
-            pc = col.codes[piece_op]
+            small = np.int16 if len(col.names) < 2**15 else np.int64
+            pc = col.codes.astype(small)[piece_op]
             pc[red] = code
             return Labelled(pc, col.names)
 
@@ -193,7 +200,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     else:
         piece_op = np.arange(n, dtype=np.int64)
         gp = np.ones(n, dtype=np.int64)
-        role = np.full(n, WHOLE, dtype=np.int64)
+        role = np.full(n, WHOLE, dtype=np.int8)
         core = gpad[scodes, 0]
         pk, pn = k_op, n_op
         pieces = oc
@@ -216,14 +223,19 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     pw = wcodes
     reads_pinned = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
                                                         (role != REDUCE) & (nhold[pw] == gp))
+    j = gp = red = None  # noqa: F841  (no longer read: freed before the costs)
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
     if resident.all():
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
         on_chip_busy = costs["busy_s"]
-    else:  # only the on-chip busy time is kept of the all-resident costs (what a reuse-cache hit takes)
-        on_chip_busy = _costs(pieces, arch, wclass, np.ones(total, dtype=bool), sub_s, memo, ())["busy_s"]
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo)
+    else:  # what a reuse-cache hit takes: the on-chip busy time, costed anew only for the streamed pieces
+        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
+        on_chip_busy = costs["busy_s"].copy()
+        streamed = np.flatnonzero(~resident)
+        on_chip_busy[streamed] = _costs(OpTable.take(pieces, streamed), arch, wclass, np.ones(len(streamed), bool),
+                                        None if sub_s is None else sub_s[streamed], memo, ())["busy_s"]
+        streamed = None
 
     # bytes each core holds: pinned slices, sized by what its pieces read
     is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
@@ -236,6 +248,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         full = np.array([tensor_bytes(workload.meta.weights[w].elements, wprec[w]) if w else 0.0 for w in wnames],
                         dtype=np.float64)
         piece_wbytes = np.where(is_emb_p, full[pw], piece_wbytes)
+    pieces = pm = pk = pn = sub_s = is_emb_p = None  # noqa: F841  (free what is no longer read)
     held = np.zeros((nw, arch.cores), dtype=np.float64)
     if reads_pinned.any():
         np.maximum.at(held, (pw[reads_pinned], core[reads_pinned]), piece_wbytes[reads_pinned])
@@ -299,15 +312,29 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         readers = np.flatnonzero(reads_pinned & first_utt)
         load_of_piece[readers] = load_of[pw[readers], core[readers]]
 
+    def head(x, fill, dtype=None):
+        """The per-piece column ``x`` with the load pieces' ``fill`` in front (``x`` itself without loads)."""
+        dtype = np.asarray(x).dtype if dtype is None else dtype
+        if not nl:
+            return x.astype(dtype, copy=False)
+        out = np.empty(nl + len(x), dtype=dtype)
+        out[:nl] = fill
+        out[nl:] = x
+        return out
+
     all_core = np.concatenate([np.array([c for _i, c, _b in loads], dtype=np.int64), core])
-    out_bytes = np.concatenate([np.zeros(nl), costs["out_bytes"]])
     ic = arch.interconnect
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
-    ptr, parent, dep_delay = piece_edges(
+    child_lo, child_cnt, parent_lo, parent_cnt, diagonal = piece_links(
         nl, p0, in_cnt, out_start, out_cnt, ns_op, g_eff, scodes, is_mm, dep_ptr, dep_src, has_reduce, after_op,
-        overlap == "none", load_of_piece, all_core, out_bytes, hops, float(arch.overheads.sync_cycles),
-        float(ic.hop_cycles), float(ic.bytes_per_cycle), float(arch.clock))
+        overlap == "none", load_of_piece)
+    # a result crosses cores in sync + hops x hop + ceil(bytes / link width) cycles
+    links = Links(child_lo=child_lo, child_cnt=child_cnt, parent_lo=parent_lo, parent_cnt=parent_cnt,
+                  diagonal=diagonal,
+                  out_cycles=head(np.ceil(costs["out_bytes"] / float(ic.bytes_per_cycle)), 0.0),
+                  link_cycles=float(arch.overheads.sync_cycles) + hops * float(ic.hop_cycles),
+                  clock_hz=float(arch.clock))
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)
     is_slice = (role == SLICE) | (role == PARTIAL)
@@ -324,31 +351,41 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     first = arch.core.dma.setup_cycles / arch.clock + arch.offchip.latency
     lb = np.array([b for _i, _c, b in loads], dtype=np.float64)
 
-    def head(x, fill):
-        return np.concatenate([np.full(nl, fill, dtype=np.asarray(x).dtype), x]) if nl else x
-
-    unit = core * UNITS_PER_CORE + costs["unit"]
+    # the plan's columns, each source dropped once copied (ids in idt)
+    unit = head(core * UNITS_PER_CORE + costs.pop("unit"), 0, idt)
+    unit[:nl] = all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT
+    busy_s = head(costs.pop("busy_s"), 0.0)
+    busy_s[:nl] = dispatch + first + lb / arch.offchip.bandwidth
+    lead_s = costs.pop("dispatch_s")
+    lead_s += costs.pop("first_s")
+    lead_s = head(lead_s, dispatch + first)
+    dram_bytes = head(costs.pop("dram_bytes"), 0.0)
+    dram_bytes[:nl] = lb
     plan = Plan(
-        piece_op=head(piece_op, -1),
-        unit=np.concatenate([all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT, unit]).astype(np.int64),
-        busy_s=np.concatenate([dispatch + first + lb / arch.offchip.bandwidth, costs["busy_s"]]),
-        lead_s=np.concatenate([np.full(nl, dispatch + first), costs.pop("dispatch_s") + costs.pop("first_s")]),
+        piece_op=head(piece_op, -1, idt),
+        unit=unit,
+        busy_s=busy_s,
+        lead_s=lead_s,
         compute_s=head(costs.pop("compute_s"), 0.0),
-        dram_bytes=np.concatenate([lb, costs["dram_bytes"]]),
-        tiles=head(costs["tiles"].astype(np.float64), 1.0),
-        weight_id=head(weight_id, -1),
+        dram_bytes=dram_bytes,
+        tiles=head(costs["tiles"], 1.0, np.float64),
+        weight_id=head(weight_id, -1, idt),
         hit_busy_s=head(on_chip_busy, 0.0),
-        dep_ptr=ptr, dep_src=parent, dep_delay_s=dep_delay,
+        dep_ptr=np.zeros(nl + total + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
+        dep_delay_s=np.zeros(0), links=links,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
         bandwidth_Bps=float(arch.offchip.bandwidth),
-        utt_rank=head(utt_rank_op[piece_op], 0) if arch.scheduler.utterances == "sequential" else None,
+        utt_rank=head(utt_rank_op[piece_op], 0, idt) if arch.scheduler.utterances == "sequential" else None,
         notes={"mapping": mapping.name},
     )
-    op_core = gpad[scodes, 0]
+    del unit, busy_s, lead_s, dram_bytes, weight_id, on_chip_busy
+    op_core = gpad[scodes, 0].astype(np.int64)
     # the per-piece cost columns the result reads, as views of the plan's (no second copy)
     costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
-    return Built(plan=plan, role=head(role, LOAD), core=all_core, costs=costs, on_chip_busy_s=plan.hit_busy_s[nl:],
+    costs["unit"] = (plan.unit[nl:] % UNITS_PER_CORE).astype(np.int8)
+    return Built(plan=plan, role=head(role, LOAD, np.int8), core=all_core.astype(np.int32), costs=costs,
+                 on_chip_busy_s=plan.hit_busy_s[nl:],
                  resident=resident, op_core=op_core, pinned_bytes=pinned_bytes, pinned_per_core=pinned_per_core,
                  loads=nl)

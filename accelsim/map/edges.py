@@ -1,12 +1,15 @@
-"""Dependency edges between pieces, with their core-to-core delays, built in one compiled pass (numba).
+"""Dependency links between pieces (:class:`~accelsim.map.plan.Links`), built in one compiled pass (numba).
 
-A split op's pieces each wait for every output piece of each producer (an all-gather: ``g x g`` edges per
-trace dependency), so a searched plan holds several edges per op; building them with numpy temporaries
-(one array per step, each as long as the edge list) cost more memory than the plan itself. This kernel
-writes the child-sorted CSR directly, in two passes (count, fill). Edge order within a child: its trace
-dependencies in trace order (each producer's output pieces in order), then the stream it must follow
-(``after``), then the previous op (``overlap: none``), then the start-up load of its pinned weight -- the
-order :func:`accelsim.map.build.build_plan` documents.
+A split op's pieces each wait for every output piece of each producer (an all-gather), which as explicit
+edges is ``g x g`` per trace dependency: several edges per op, and on long workloads most of the plan's
+memory. :func:`piece_links` writes one *link* per (consumer op, dependency) instead -- its input pieces wait
+for the producer's output pieces -- and the engines expand it when a parent ends; the delay of each edge is
+computed from the cores at both ends and the parent's result size (the plan's delay model). Link order per
+consumer op: its trace dependencies in trace order (an element-wise slice of an ``n``-split producer on the
+same cores waits for the same slice only: a *diagonal* link), then the stream it must follow (``after``), then
+the previous op (``overlap: none``), then the start-up load of each piece's pinned weight; the reduce piece of a
+``k`` split waits for its partial sums -- the order :func:`accelsim.map.build.build_plan` documents, and
+:func:`expand_links` reproduces it edge by edge.
 """
 
 from __future__ import annotations
@@ -14,81 +17,119 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-
-@numba.njit(cache=True)
-def _walk(fill, ptr, src, delay, n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm,
-          dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece, core_all, out_bytes_all, hops,
-          sync_cycles, hop_cycles, bytes_per_cycle, clock_hz):  # pragma: no cover - compiled
-    n = len(in_cnt)
-    count = np.zeros(len(core_all), dtype=np.int64)
-    for d in range(n):
-        for b in range(in_cnt[d]):
-            q = n_load + p0[d] + b
-            for k in range(dep_ptr[d], dep_ptr[d + 1]):
-                s = dep_src[k]
-                local = (local_op[s] and local_op[d] and not is_mm[d] and g_eff[s] == g_eff[d] and g_eff[d] > 1
-                         and stream[s] == stream[d])
-                if local:
-                    lo, hi = out_start[s] + b, out_start[s] + b + 1
-                else:
-                    lo, hi = out_start[s], out_start[s] + out_cnt[s]
-                for r in range(lo, hi):
-                    _emit(fill, ptr, src, delay, count, q, n_load + r,
-                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-            lp = after_op[d]
-            if lp >= 0:
-                for r in range(p0[lp], p0[lp + 1]):
-                    _emit(fill, ptr, src, delay, count, q, n_load + r,
-                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-            if overlap_none and d > 0:
-                for r in range(p0[d - 1], p0[d]):
-                    _emit(fill, ptr, src, delay, count, q, n_load + r,
-                          core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-            li = load_of_piece[p0[d] + b]
-            if li >= 0:
-                _emit(fill, ptr, src, delay, count, q, li,
-                      core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-        if has_reduce[d]:  # partial sums -> their reduce piece
-            q = n_load + p0[d + 1] - 1
-            for a in range(g_eff[d]):
-                _emit(fill, ptr, src, delay, count, q, n_load + p0[d] + a,
-                      core_all, out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-    return count
+from accelsim.map.plan import UNITS_PER_CORE
 
 
 @numba.njit(cache=True, inline="always")
-def _emit(fill, ptr, src, delay, count, child, parent, core_all, out_bytes_all, hops, sync_cycles, hop_cycles,
-          bytes_per_cycle, clock_hz):  # pragma: no cover - compiled
-    """Edge parent -> child: counted (first pass) or written with its delay at the child's next slot."""
-    e = ptr[child] + count[child] if fill else 0
-    count[child] += 1
-    if not fill:
-        return
-    src[e] = parent
-    a, b = core_all[parent], core_all[child]
-    if a == b:
-        delay[e] = 0.0
-    else:
-        cycles = sync_cycles + hops[a, b] * hop_cycles + np.ceil(out_bytes_all[parent] / bytes_per_cycle)
-        delay[e] = cycles / clock_hz
+def _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, c, nc, p, np_, diag):
+    """Link parents [p, p + np_) -> children [c, c + nc): counted (first pass) or written (second)."""
+    k = count[0]
+    count[0] = k + 1
+    if fill:
+        child_lo[k] = c
+        child_cnt[k] = nc
+        parent_lo[k] = p
+        parent_cnt[k] = np_
+        diagonal[k] = diag
 
 
 @numba.njit(cache=True)
-def piece_edges(n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
-                has_reduce, after_op, overlap_none, load_of_piece, core_all, out_bytes_all, hops, sync_cycles,
-                hop_cycles, bytes_per_cycle, clock_hz):  # pragma: no cover - compiled
-    """(dep_ptr, dep_src, dep_delay_s) over all pieces (loads first): CSR by child (module docstring)."""
-    empty_i = np.zeros(0, dtype=np.int64)
-    empty_f = np.zeros(0)
-    count = _walk(False, empty_i, empty_i, empty_f, n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff,
-                  stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece, core_all,
-                  out_bytes_all, hops, sync_cycles, hop_cycles, bytes_per_cycle, clock_hz)
-    ptr = np.zeros(len(count) + 1, dtype=np.int64)
-    for i in range(len(count)):
+def _walk(fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, in_cnt, out_start, out_cnt,
+          local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
+          load_of_piece):  # pragma: no cover - compiled
+    n = len(in_cnt)
+    count = np.zeros(1, dtype=np.int64)
+    for d in range(n):
+        q = n_load + p0[d]
+        nq = in_cnt[d]
+        for k in range(dep_ptr[d], dep_ptr[d + 1]):
+            s = dep_src[k]
+            local = (local_op[s] and local_op[d] and not is_mm[d] and g_eff[s] == g_eff[d] and g_eff[d] > 1
+                     and stream[s] == stream[d])
+            if local:
+                _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq,
+                     n_load + out_start[s], nq, True)
+            else:
+                _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq,
+                     n_load + out_start[s], out_cnt[s], False)
+        lp = after_op[d]
+        if lp >= 0:
+            _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq, n_load + p0[lp],
+                 p0[lp + 1] - p0[lp], False)
+        if overlap_none and d > 0:
+            _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq, n_load + p0[d - 1],
+                 p0[d] - p0[d - 1], False)
+        for b in range(nq):
+            li = load_of_piece[p0[d] + b]
+            if li >= 0:
+                _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q + b, 1, li, 1, False)
+        if has_reduce[d]:  # partial sums -> their reduce piece
+            _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load + p0[d + 1] - 1, 1,
+                 n_load + p0[d], g_eff[d], False)
+    return count[0]
+
+
+@numba.njit(cache=True)
+def piece_links(n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
+                has_reduce, after_op, overlap_none, load_of_piece):  # pragma: no cover - compiled
+    """(child_lo, child_cnt, parent_lo, parent_cnt, diagonal) of every link over all pieces (loads first), in
+    the order of the module docstring."""
+    e64 = np.zeros(0, dtype=np.int64)
+    e32 = np.zeros(0, dtype=np.int32)
+    eb = np.zeros(0, dtype=np.bool_)
+    m = _walk(False, e64, e32, e64, e32, eb, n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm,
+              dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece)
+    child_lo = np.empty(m, dtype=np.int64)
+    child_cnt = np.empty(m, dtype=np.int32)
+    parent_lo = np.empty(m, dtype=np.int64)
+    parent_cnt = np.empty(m, dtype=np.int32)
+    diagonal = np.empty(m, dtype=np.bool_)
+    _walk(True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, in_cnt, out_start, out_cnt,
+          local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece)
+    return child_lo, child_cnt, parent_lo, parent_cnt, diagonal
+
+
+@numba.njit(cache=True, inline="always")
+def link_delay_s(parent, child, unit, out_cycles, link_cycles, clock_hz):  # pragma: no cover - compiled
+    """Seconds a link edge's result needs from ``parent``'s core to ``child``'s (0 on the same core)."""
+    a = unit[parent] // UNITS_PER_CORE
+    b = unit[child] // UNITS_PER_CORE
+    if a == b:
+        return 0.0
+    return (link_cycles[a, b] + out_cycles[parent]) / clock_hz
+
+
+@numba.njit(cache=True)
+def expand_links(dep_ptr, dep_src, dep_delay_s, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, out_cycles,
+                 link_cycles, clock_hz, unit):  # pragma: no cover - compiled
+    """(ptr, src, delay_s): the explicit edges and the links' edges as one CSR by child (explicit first, then
+    the links' edges in link order)."""
+    n = len(dep_ptr) - 1
+    count = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        count[i] = dep_ptr[i + 1] - dep_ptr[i]
+    for k in range(len(child_lo)):
+        per = 1 if diagonal[k] else parent_cnt[k]
+        for c in range(child_lo[k], child_lo[k] + child_cnt[k]):
+            count[c] += per
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
         ptr[i + 1] = ptr[i] + count[i]
-    src = np.empty(ptr[-1], dtype=np.int64)
-    delay = np.empty(ptr[-1])
-    _walk(True, ptr, src, delay, n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr,
-          dep_src, has_reduce, after_op, overlap_none, load_of_piece, core_all, out_bytes_all, hops, sync_cycles,
-          hop_cycles, bytes_per_cycle, clock_hz)
+    src = np.empty(ptr[n], dtype=np.int64)
+    delay = np.empty(ptr[n])
+    at = ptr[:n].copy()
+    for i in range(n):
+        for e in range(dep_ptr[i], dep_ptr[i + 1]):
+            src[at[i]] = dep_src[e]
+            delay[at[i]] = dep_delay_s[e]
+            at[i] += 1
+    for k in range(len(child_lo)):
+        for j in range(child_cnt[k]):
+            c = child_lo[k] + j
+            lo, hi = (parent_lo[k] + j, parent_lo[k] + j + 1) if diagonal[k] else (parent_lo[k],
+                                                                                   parent_lo[k] + parent_cnt[k])
+            for p in range(lo, hi):
+                src[at[c]] = p
+                delay[at[c]] = link_delay_s(p, c, unit, out_cycles, link_cycles, clock_hz)
+                at[c] += 1
     return ptr, src, delay

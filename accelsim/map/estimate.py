@@ -74,8 +74,9 @@ def estimate_s(built: Built, arch: ArchSpec) -> float:
     busy = plan.busy_s.copy()
     dram = plan.dram_bytes.copy()
     wid = plan.weight_id
+    edges = plan.edges()
     if arch.scheduler.weight_reuse and (wid >= 0).any():
-        end0 = longest_path_end_s(plan.dep_ptr, plan.dep_src, plan.dep_delay_s, busy)
+        end0 = longest_path_end_s(edges.ptr, edges.src, edges.delay_s, busy)
         start0 = end0 - busy
         reads = np.flatnonzero(wid >= 0)
         order = reads[np.argsort(start0[reads], kind="stable")]
@@ -83,6 +84,6 @@ def estimate_s(built: Built, arch: ArchSpec) -> float:
         hit = order[lru_hits(order, core, wid, plan.weight_bytes, plan.cache_bytes, plan.cores)]
         busy[hit] = plan.hit_busy_s[hit]
         dram[hit] = 0.0
-    path = float(longest_path_end_s(plan.dep_ptr, plan.dep_src, plan.dep_delay_s, busy).max()) if n else 0.0
+    path = float(longest_path_end_s(edges.ptr, edges.src, edges.delay_s, busy).max()) if n else 0.0
     unit_load = np.bincount(plan.unit, weights=busy, minlength=len(plan.unit_capacity)) / plan.unit_capacity
     return float(max(path, unit_load.max(initial=0.0), dram.sum() / plan.bandwidth_Bps))

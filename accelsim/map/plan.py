@@ -21,10 +21,19 @@ Per-piece timing (seconds), the engine semantics that every engine implements id
   per core, ``weight_bytes`` per weight id) may already hold the weight; then the piece takes
   ``hit_busy_s`` with no DRAM traffic.
 
-Dependencies: the parents of piece ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``; edge ``e``'s result
-needs ``dep_delay_s[e]`` to reach piece ``i``'s core (0 on the same core). With ``utt_rank`` set (sequential
-utterances), pieces of utterance rank ``r + 1`` without parents are released when the last piece of rank
-``r`` ends (``utt_rank`` is dense: every rank from 0 to the largest holds a piece).
+Dependencies: the parents of piece ``i`` are its *explicit edges* ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``,
+edge ``e``'s result needing ``dep_delay_s[e]`` to reach piece ``i``'s core, plus the edges its *links* stand
+for (``links``, a :class:`Links`, or None). A link is a compact set of edges between two ranges of piece ids,
+children ``[child_lo, child_lo + child_cnt)`` and parents ``[parent_lo, parent_lo + parent_cnt)``: every child
+waits for every parent (an all-gather: one link instead of ``child_cnt x parent_cnt`` edges), or, when
+``diagonal``, child ``child_lo + j`` waits for parent ``parent_lo + j`` only (equal counts). A link's edge
+``p -> c`` needs ``0`` s when ``p`` and ``c`` are on the same core (``unit // UNITS_PER_CORE``), else
+``(link_cycles[core(p), core(c)] + out_cycles[p]) / clock_hz`` (per core pair: sync + hops x hop cycles; per
+piece: its result's bytes over the link width, rounded up). :meth:`Plan.edges` expands both into one explicit
+CSR (each child's explicit edges, then its links' edges in link order); every engine plays a plan exactly as it
+plays that expansion. With ``utt_rank`` set (sequential utterances), pieces of utterance rank ``r + 1`` without
+parents are released when the last piece of rank ``r`` ends (``utt_rank`` is dense: every rank from 0 to the
+largest holds a piece).
 
 Same-time ties, settled by rule (not by the order an event queue happens to hold events in), so that every
 engine gives the same result bit for bit:
@@ -59,27 +68,76 @@ DMA_LOCAL_UNIT = 2
 
 
 @dataclass(frozen=True, eq=False)
+class Links:
+    """Compact dependency edges (module docstring), one row per link, and the delay model of their edges."""
+
+    child_lo: np.ndarray  # int64, first child piece
+    child_cnt: np.ndarray  # int32, >= 1
+    parent_lo: np.ndarray  # int64, first parent piece
+    parent_cnt: np.ndarray  # int32, >= 1 (== child_cnt when diagonal)
+    diagonal: np.ndarray  # bool
+    out_cycles: np.ndarray  # float64 per piece: cycles its result needs on a core-to-core link
+    link_cycles: np.ndarray  # float64 (cores x cores): fixed cycles of a transfer from core a to core b
+    clock_hz: float
+
+    @property
+    def n(self) -> int:
+        return len(self.child_lo)
+
+    @staticmethod
+    def empty(pieces: int, cores: int) -> Links:
+        z = np.zeros(0, dtype=np.int64)
+        return Links(z, z.astype(np.int32), z, z.astype(np.int32), np.zeros(0, dtype=bool), np.zeros(pieces),
+                     np.zeros((cores, cores)), 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Edges:
+    """An explicit dependency CSR: the parents of piece ``i`` are ``src[ptr[i]:ptr[i + 1]]``, each result
+    needing ``delay_s[e]`` to arrive."""
+
+    ptr: np.ndarray
+    src: np.ndarray
+    delay_s: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Flat arrays an engine plays (module docstring). Per piece unless said otherwise."""
 
-    piece_op: np.ndarray  # int64, trace op id of each piece (-1: none)
-    unit: np.ndarray  # int64, global unit id
+    piece_op: np.ndarray  # int32 or int64 (ids: either), trace op id of each piece (-1: none)
+    unit: np.ndarray  # int32 or int64, global unit id
     busy_s: np.ndarray  # float64
     lead_s: np.ndarray  # float64, dispatch + DMA setup + DRAM latency (streamed pieces)
     compute_s: np.ndarray  # float64, compute on on-chip operands (streamed pieces)
     dram_bytes: np.ndarray  # float64
     tiles: np.ndarray  # float64, >= 1
-    weight_id: np.ndarray  # int64, -1: no reuse-cache lookup
+    weight_id: np.ndarray  # int32 or int64, -1: no reuse-cache lookup
     hit_busy_s: np.ndarray  # float64, time when the reuse cache hits
-    dep_ptr: np.ndarray  # int64, length n + 1
+    dep_ptr: np.ndarray  # int64, length n + 1 (explicit edges; a built plan has none: its edges are links)
     dep_src: np.ndarray  # int64, parents
     dep_delay_s: np.ndarray  # float64, per edge
     unit_capacity: np.ndarray  # int64, per unit
     weight_bytes: np.ndarray  # float64, per weight id
     cache_bytes: np.ndarray  # float64, per core
     bandwidth_Bps: float
-    utt_rank: np.ndarray | None = None  # int64 per piece, or None (no utterance gating)
+    utt_rank: np.ndarray | None = None  # int32 or int64 per piece, or None (no utterance gating)
     notes: dict = field(default_factory=dict)  # what the mapping stage wants to report (not played)
+    links: Links | None = None  # compact edges besides the explicit ones (module docstring)
+
+    def edges(self) -> Edges:
+        """Every dependency edge as one explicit CSR by child: its explicit edges, then its links' edges in
+        link order (for inspection and small plans: an all-gather link becomes ``child_cnt x parent_cnt``)."""
+        if self.links is None or not self.links.n:
+            return Edges(self.dep_ptr, self.dep_src, self.dep_delay_s)
+        from accelsim.map.edges import expand_links
+
+        lk = self.links
+        ptr, src, delay = expand_links(
+            np.ascontiguousarray(self.dep_ptr, dtype=np.int64), np.ascontiguousarray(self.dep_src, dtype=np.int64),
+            np.ascontiguousarray(self.dep_delay_s, dtype=np.float64), *_link_arrays(lk),
+            np.ascontiguousarray(self.unit, dtype=np.int64))
+        return Edges(ptr, src, delay)
 
     @property
     def n(self) -> int:
@@ -114,6 +172,40 @@ class Plan:
             raise ValueError("plan: tiles must be >= 1")
         if not (np.isfinite(self.bandwidth_Bps) and self.bandwidth_Bps > 0):
             raise ValueError("plan: bandwidth_Bps must be finite and > 0")
+        if self.links is not None:
+            self._check_links(self.links)
+
+    def _check_links(self, lk: Links) -> None:
+        n, m = self.n, lk.n
+        for name in ("child_cnt", "parent_lo", "parent_cnt", "diagonal"):
+            if len(getattr(lk, name)) != m:
+                raise ValueError(f"plan: links.{name} has {len(getattr(lk, name))} rows, expected {m}")
+        if len(lk.out_cycles) != n:
+            raise ValueError(f"plan: links.out_cycles has {len(lk.out_cycles)} rows, expected {n}")
+        if lk.link_cycles.shape != (self.cores, self.cores):
+            raise ValueError(f"plan: links.link_cycles must be {self.cores} x {self.cores} (cores x cores)")
+        if m:
+            if (lk.child_cnt < 1).any() or (lk.parent_cnt < 1).any():
+                raise ValueError("plan: a link needs >= 1 child and >= 1 parent")
+            if (lk.child_lo < 0).any() or (lk.child_lo + lk.child_cnt > n).any() or (lk.parent_lo < 0).any() \
+                    or (lk.parent_lo + lk.parent_cnt > n).any():
+                raise ValueError("plan: a link names a piece that does not exist")
+            if (lk.diagonal & (lk.child_cnt != lk.parent_cnt)).any():
+                raise ValueError("plan: a diagonal link needs as many parents as children")
+        for name in ("out_cycles", "link_cycles"):
+            a = getattr(lk, name)
+            if a.size and (not np.isfinite(a).all() or (a < 0).any()):
+                raise ValueError(f"plan: links.{name} must be finite and >= 0")
+        if not (np.isfinite(lk.clock_hz) and lk.clock_hz > 0):
+            raise ValueError("plan: links.clock_hz must be finite and > 0")
+
+
+def _link_arrays(lk: Links) -> tuple:
+    """The link arrays in the dtypes the compiled kernels take."""
+    return (np.ascontiguousarray(lk.child_lo, dtype=np.int64), np.ascontiguousarray(lk.child_cnt, dtype=np.int32),
+            np.ascontiguousarray(lk.parent_lo, dtype=np.int64), np.ascontiguousarray(lk.parent_cnt, dtype=np.int32),
+            np.ascontiguousarray(lk.diagonal, dtype=np.bool_), np.ascontiguousarray(lk.out_cycles, dtype=np.float64),
+            np.ascontiguousarray(lk.link_cycles, dtype=np.float64), float(lk.clock_hz))
 
 
 @dataclass(frozen=True, eq=False)

@@ -138,16 +138,17 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     # per-op dynamic energy by component: on-chip counts (per key) plus the run's extras (per op)
     key_pJ = dynamic_pJ({a: matrix[:, i] for i, a in enumerate(names)}, table)
     extra_pJ = dynamic_pJ(extra, table)
-    per_op = {c: np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),))[key]
-              + np.broadcast_to(np.asarray(extra_pJ[c], dtype=np.float64), (n,)) for c in key_pJ}
-    static = static_J(table, result.sim_s)
-    by_component = {c: float(per_op[c].sum()) * 1e-12 for c in per_op}
-    by_component["static"] = static
+    # one component's per-op array at a time: its total, then added into the per-op sum in component order
+    by_component = {}
+    op_pJ = None
+    for c in key_pJ:
+        per_op = (np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),))[key]
+                  + np.broadcast_to(np.asarray(extra_pJ[c], dtype=np.float64), (n,)))
+        by_component[c] = float(per_op.sum()) * 1e-12
+        op_pJ = per_op if op_pJ is None else np.add(op_pJ, per_op, out=op_pJ)
+    per_op = None
+    by_component["static"] = static_J(table, result.sim_s)
     by_component = {c: by_component[c] for c in COMPONENTS}
-
-    op_pJ = None  # the components' sum per op, added in component order
-    for c in per_op:
-        op_pJ = per_op[c].copy() if op_pJ is None else np.add(op_pJ, per_op[c], out=op_pJ)
     pcodes, pnames = category_codes(ops["phase"])
     per_phase = np.bincount(pcodes, weights=op_pJ, minlength=len(pnames)) * 1e-12
     dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(pnames)}

@@ -123,6 +123,21 @@ class Reference:
         self.dep_ptr = plan.dep_ptr.tolist()
         self.dep_src = plan.dep_src.tolist()
         self.dep_delay_s = plan.dep_delay_s.tolist()
+        # links (compact all-gathers): per child piece, the links it is a child of, in link order
+        lk = plan.links
+        self.links = lk if lk is not None and lk.n else None
+        if self.links is not None:
+            cnt = lk.child_cnt.astype(np.int64)
+            link_of = np.repeat(np.arange(lk.n, dtype=np.int64), cnt)
+            child = np.repeat(lk.child_lo.astype(np.int64), cnt) + (np.arange(len(link_of)) - np.repeat(
+                np.cumsum(cnt) - cnt, cnt))
+            order = np.argsort(child, kind="stable")
+            self.child_link_ptr = np.searchsorted(child[order], np.arange(n + 1)).tolist()
+            self.child_links = link_of[order].tolist()
+            self.link_child_lo, self.link_parent_lo = lk.child_lo.tolist(), lk.parent_lo.tolist()
+            self.link_parent_cnt, self.link_diagonal = lk.parent_cnt.tolist(), lk.diagonal.tolist()
+            self.out_cycles, self.link_cycles = lk.out_cycles.tolist(), lk.link_cycles.tolist()
+            self.clock_hz = float(lk.clock_hz)
         # weight-reuse cache per core: LRU over streamed weight ids -> bytes
         self.cache_bytes = plan.cache_bytes.tolist()
         self.cache: list[OrderedDict[int, float]] = [OrderedDict() for _ in self.cache_bytes]
@@ -192,19 +207,36 @@ class Reference:
                         self.blocker[j] = i  # it was held up by piece i occupying the unit
 
     # -- one piece ---------------------------------------------------------------------------------------
+    def parents(self, i: int) -> list[tuple[int, float]]:
+        """Piece ``i``'s parents and the seconds each one's result needs to reach it: its explicit edges,
+        then its links' edges (the plan's delay model: 0 on the same core)."""
+        out = [(self.dep_src[e], self.dep_delay_s[e]) for e in range(self.dep_ptr[i], self.dep_ptr[i + 1])]
+        if self.links is not None:
+            b = self.unit[i] // UNITS_PER_CORE
+            for e in range(self.child_link_ptr[i], self.child_link_ptr[i + 1]):
+                k = self.child_links[e]
+                lo = self.link_parent_lo[k]
+                if self.link_diagonal[k]:
+                    ps = [lo + i - self.link_child_lo[k]]
+                else:
+                    ps = range(lo, lo + self.link_parent_cnt[k])
+                for p in ps:
+                    a = self.unit[p] // UNITS_PER_CORE
+                    out.append((p, 0.0 if a == b else (self.link_cycles[a][b] + self.out_cycles[p]) / self.clock_hz))
+        return out
+
     def piece(self, i: int):
         env = self.env
-        lo, hi = self.dep_ptr[i], self.dep_ptr[i + 1]
-        if lo < hi:
-            for e in range(lo, hi):
-                yield self.done[self.dep_src[e]]
+        parents = self.parents(i)
+        if parents:
+            for p, _delay in parents:
+                yield self.done[p]
             # ready when the last result reaches this core; blocker: that parent (ties: the parent that
             # ended last, then the highest id)
             best = -1
             ready = 0.0
-            for e in range(lo, hi):
-                p = self.dep_src[e]
-                arrival = self.end_s[p] + self.dep_delay_s[e]
+            for p, delay in parents:
+                arrival = self.end_s[p] + delay
                 if best < 0 or (arrival, self.end_s[p], p) > (ready, self.end_s[best], best):
                     best, ready = p, arrival
             self.ready_s[i], self.blocker[i] = ready, best

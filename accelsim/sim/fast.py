@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Plan, Played
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, Played, _link_arrays
 
 _READY = 0  # event kinds (payload = piece * 2 + kind)
 _DONE = 1
@@ -233,7 +233,7 @@ def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_c
 
 @njit(cache=True)
 def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
-          cache_cap, bw, utt, gate):
+          cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
     n = len(busy)
     n_units = len(capacity)
     n_edges = len(dep_src)
@@ -242,23 +242,45 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
     blocker = np.full(n, -1, np.int64)
     hit = np.zeros(n, np.bool_)
     ready_at = np.zeros(n, np.float64)
-    # children CSR: for each parent, its (child, delay) edges in child order then edge order
-    kid_ptr = np.zeros(n + 1, np.int64)
-    for e in range(n_edges):
-        kid_ptr[dep_src[e] + 1] += 1
-    for i in range(n):
-        kid_ptr[i + 1] += kid_ptr[i]
+    # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
+    # order (not allocated when the plan has none: its dependencies are links)
+    n_kp = n + 1 if n_edges > 0 else 1
+    kid_ptr = np.zeros(n_kp, np.int64)
     kids = np.empty(n_edges, np.int64)
     kid_delay = np.empty(n_edges, np.float64)
-    fill = kid_ptr[:n].copy()
-    ndeps = np.empty(n, np.int64)
-    for c in range(n):
-        ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
-        for e in range(dep_ptr[c], dep_ptr[c + 1]):
-            p = dep_src[e]
-            kids[fill[p]] = c
-            kid_delay[fill[p]] = dep_delay[e]
-            fill[p] += 1
+    ndeps = np.zeros(n, np.int32)
+    if n_edges > 0:
+        for e in range(n_edges):
+            kid_ptr[dep_src[e] + 1] += 1
+        for i in range(n):
+            kid_ptr[i + 1] += kid_ptr[i]
+        fill = kid_ptr[:n].copy()
+        for c in range(n):
+            ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
+            for e in range(dep_ptr[c], dep_ptr[c + 1]):
+                p = dep_src[e]
+                kids[fill[p]] = c
+                kid_delay[fill[p]] = dep_delay[e]
+                fill[p] += 1
+        fill = fill[:0]
+    # links: for each parent piece, the links it is a parent of (in link order); children count their parents
+    n_links = len(l_child)
+    plink_ptr = np.zeros(n + 1, np.int64)
+    for k in range(n_links):
+        per = 1 if l_diag[k] else l_pcnt[k]
+        for c in range(l_child[k], l_child[k] + l_ccnt[k]):
+            ndeps[c] += per
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plink_ptr[p + 1] += 1
+    for i in range(n):
+        plink_ptr[i + 1] += plink_ptr[i]
+    plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
+    pfill = plink_ptr[:n].copy()
+    for k in range(n_links):
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plinks[pfill[p]] = k
+            pfill[p] += 1
+    pfill = pfill[:0]
     # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
     n_utt = 0
     if gate:
@@ -417,7 +439,7 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
             ist[_COMPLETED] += 1
             ended_buf[n_ended] = i
             n_ended += 1
-            for e in range(kid_ptr[i], kid_ptr[i + 1]):
+            for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
                 c = kids[e]
                 arrival = now + kid_delay[e]
                 b = blocker[c]
@@ -432,6 +454,29 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                     else:
                         ready_buf[n_ready] = c
                         n_ready += 1
+            ci = unit[i] // UNITS_PER_CORE
+            for e in range(plink_ptr[i], plink_ptr[i + 1]):
+                k = plinks[e]
+                lo = l_child[k]
+                hi = lo + l_ccnt[k]
+                if l_diag[k]:
+                    lo += i - l_parent[k]
+                    hi = lo + 1
+                for c in range(lo, hi):
+                    cc = unit[c] // UNITS_PER_CORE
+                    delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[i]) / clock_hz
+                    arrival = now + delay
+                    b = blocker[c]
+                    if b < 0 or arrival > ready_at[c] or (arrival == ready_at[c] and (now > end[b] or i > b)):
+                        ready_at[c] = arrival
+                        blocker[c] = i
+                    ndeps[c] -= 1
+                    if ndeps[c] == 0:
+                        if ready_at[c] > now:
+                            _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
+                        else:
+                            ready_buf[n_ready] = c
+                            n_ready += 1
             if gate:
                 r = utt[i]
                 last = utt_last[r]
@@ -459,6 +504,8 @@ def check_playable(plan: Plan) -> None:
         raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
     if plan.n and (plan.weight_id.max() >= len(plan.weight_bytes)):
         raise ValueError("plan: weight_id beyond weight_bytes")
+    if plan.links is not None and plan.links.n >= 2**31:
+        raise ValueError("plan: at most 2**31 - 1 links")
     if plan.utt_rank is not None:
         if len(plan.utt_rank) != plan.n:
             raise ValueError(f"plan: utt_rank has {len(plan.utt_rank)} rows, expected {plan.n}")
@@ -478,13 +525,18 @@ def play_fast(plan: Plan) -> Played:
     def i64(a):
         return np.ascontiguousarray(a, dtype=np.int64)
 
+    def ids(a):  # piece, unit and weight ids as they come (int32 or int64: no copy), else int64
+        a = np.asarray(a)
+        return np.ascontiguousarray(a) if a.dtype in (np.int32, np.int64) else i64(a)
+
     gate = plan.utt_rank is not None and plan.n > 0
-    utt = i64(plan.utt_rank) if gate else np.zeros(0, np.int64)
+    utt = ids(plan.utt_rank) if gate else np.zeros(0, np.int64)
+    links = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
     start, end, blocker, hit, completed = _play(
-        i64(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
-        f64(plan.tiles), i64(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
+        ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
+        f64(plan.tiles), ids(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
         f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
-        float(plan.bandwidth_Bps), utt, gate)
+        float(plan.bandwidth_Bps), utt, gate, *_link_arrays(links))
     if completed != plan.n:
         raise RuntimeError(f"simulation stalled: {completed} of {plan.n} ops finished (dependency cycle?)")
     return Played(start_s=start, end_s=end, blocker=blocker, hit=hit)

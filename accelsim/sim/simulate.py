@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from accelsim.errors import SpecError, TraceError
+from accelsim.hostmem import keep_freed_memory
 from accelsim.map.build import Built, build_plan, weight_bytes_of
 from accelsim.map.mapping import Mapping
 from accelsim.map.naive import Residency, naive_mapping
@@ -42,6 +43,7 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     """Simulate ``workload`` on ``arch`` (with ``mapping``, or the one ``scheduler.mapping`` chooses);
     deterministic (same inputs, same result, bit for bit)."""
     wall0 = time.perf_counter()
+    keep_freed_memory()  # the phases' large arrays reuse each other's pages (accelsim.hostmem)
     ops = workload.ops
     n = len(ops)
     if n == 0:
@@ -84,6 +86,7 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     if len(piece_op) == n:  # one piece per op: the op arrays are the piece arrays
         start_s, end_s, op_blocker = p_start, p_end, played.blocker[nl:] - nl
         op_costs = costs
+        op_costs["precision"] = costs["precision_names"][costs["precision_code"]]
         op_costs["reuse_saved_bytes"] = saved
         op_costs["dram_bytes"] = dram
         op_costs["busy_s"] = busy
@@ -96,16 +99,17 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
         start_s = np.minimum.reduceat(p_start, first)
         end_s = np.maximum.reduceat(p_end, first)
         bl = played.blocker[nl:][first]
-        op_blocker = np.where(bl >= nl, plan.piece_op[np.maximum(bl, 0)], -1)
+        op_blocker = np.where(bl >= nl, plan.piece_op[np.maximum(bl, 0)], -1).astype(np.int64)
         op_costs = {}
         for key in ("macs", "elem_ops"):
             op_costs[key] = np.add.reduceat(costs[key], first)
         op_costs["dram_bytes"] = np.add.reduceat(dram, first)
         op_costs["reuse_saved_bytes"] = np.add.reduceat(saved, first)
         op_costs["busy_s"] = np.maximum.reduceat(busy, first)
-        for key in ("precision", "precision_code", "unit", "out_bytes", "tiles"):
+        for key in ("precision_code", "unit", "out_bytes", "tiles"):
             op_costs[key] = costs[key][first]
         op_costs["precision_names"] = costs["precision_names"]
+        op_costs["precision"] = costs["precision_names"][op_costs["precision_code"]]
         op_costs["distinct_keys"] = costs["distinct_keys"]
         resident = np.logical_or.reduceat(built.resident | hit, first)
         unit = local_unit[first]

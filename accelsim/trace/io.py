@@ -262,22 +262,29 @@ def _check_shapes_and_funcs(ops: pd.DataFrame, meta: WorkloadMeta) -> list[str]:
     from accelsim.spec.schema import VECTOR_FUNCS
 
     problems = []
-    kind = ops["kind"].astype(str).to_numpy()
+
+    def is_(col: str, name: str) -> np.ndarray:  # by category code: no per-op strings
+        cats = [str(c) for c in ops[col].cat.categories]
+        return ops[col].cat.codes.to_numpy() == (cats.index(name) if name in cats else -2)
+
     m, k, n = (ops[c].to_numpy().astype(np.float64) for c in ("m", "k", "n"))
-    elements = np.where(kind == "matmul", m * k * n, m * np.maximum(n, k))
+    elements = np.where(is_("kind", "matmul"), m * k * n, m * np.maximum(n, k))
     if elements.size and elements.max() > MAX_OP_ELEMENTS:
         i = int(np.argmax(elements > MAX_OP_ELEMENTS))
         problems.append(f"op {i}: shape m={int(m[i])} k={int(k[i])} n={int(n[i])} has more than 2**53 elements")
     known = set(VECTOR_FUNCS) | set(FUNC_ALIASES)
-    func = ops["func"].astype(str).to_numpy()
+    fcodes = ops["func"].cat.codes.to_numpy()
+    fnames = np.array([str(c) for c in ops["func"].cat.categories], dtype=object)
     for kname in ("nonlinear", "elementwise"):
-        sel = kind == kname
-        bad = sorted(set(func[sel]) - known)
+        sel = is_("kind", kname)
+        used = np.unique(fcodes[sel])
+        bad = sorted(set(fnames[used[used >= 0]].tolist()) - known)
         if bad:
-            i = int(np.flatnonzero(sel & np.isin(func, bad))[0])
+            bad_codes = np.flatnonzero(np.isin(fnames, bad))
+            i = int(np.flatnonzero(sel & np.isin(fcodes, bad_codes))[0])
             problems.append(
                 f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
-    topk = kind == "topk"
+    topk = is_("kind", "topk")
     bad_k = topk & ((k < 1) | (k > n))
     if bad_k.any():
         i = int(np.argmax(bad_k))

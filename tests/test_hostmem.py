@@ -1,0 +1,22 @@
+"""The host memory policy (accelsim.hostmem): applied once per process, and taken by glibc on Linux."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CODE = "from accelsim.hostmem import keep_freed_memory as k; print(k(), k())"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="glibc's mallopt only")
+def test_glibc_takes_the_policy_once_per_process():
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's accelsim, in a fresh process
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["True", "True"]
