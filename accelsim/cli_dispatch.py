@@ -9,7 +9,9 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -48,3 +50,24 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now with exit status ``code``, skipping the interpreter's teardown.
+
+    Tearing down frees every object of every imported module one by one (pandas, pydantic, numba's typing and
+    lowering registries): about 0.35 CPU s after a simulation, a fifth of a short ``accelsim run``, for nothing
+    (the outputs are written and closed by then; mypy ends the same way). The exit handlers still run and the
+    standard streams are flushed first. Under a profiler or tracer (``python3 -m cProfile``, coverage), which
+    writes its results during the teardown, it returns and the process ends as usual; so does it when a
+    flush fails (e.g. a closed pipe), letting the interpreter report it.
+    """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)

@@ -28,3 +28,13 @@ def test_help_loads_no_heavy_module():
 def test_a_chosen_subcommand_still_gets_its_full_parser():
     args = build_parser(["run", "a.yaml", "wl", "--json", "x.json"]).parse_args(["run", "a.yaml", "wl", "--json", "x.json"])
     assert (args.command, args.arch, args.workload, args.json) == ("run", "a.yaml", "wl", "x.json")
+
+
+def test_the_program_ends_with_its_code_streams_flushed_and_exit_handlers_run(tmp_path):
+    code = ("import atexit, sys; atexit.register(lambda: print('exit handler ran')); print('buffered', end=' '); "
+            "from accelsim.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "none.yaml"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == "buffered exit handler ran\n"
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr

@@ -27,7 +27,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    return cli_dispatch.run(build_parser(args), args)
+    code = cli_dispatch.run(build_parser(args), args)
+    if argv is None:  # run as the program (the console script), not called: end without the teardown
+        cli_dispatch.exit_without_teardown(code)
+    return code
 
 
 if __name__ == "__main__":
