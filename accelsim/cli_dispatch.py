@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
+import gc
 import importlib
 import os
 import sys
@@ -50,6 +52,24 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def imports_without_collection():
+    """Import modules with the cyclic garbage collector paused, then freeze what they made.
+
+    Importing creates many long-lived objects and almost no garbage, yet it triggers the collector, whose full
+    passes walk every object imported so far (about 0.15 CPU s of a short ``accelsim run``). Frozen objects
+    (:func:`gc.freeze`) stay out of later passes, so the run's own garbage is still collected as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def exit_without_teardown(code: int) -> None:

@@ -38,3 +38,19 @@ def test_the_program_ends_with_its_code_streams_flushed_and_exit_handlers_run(tm
     assert proc.returncode == 2
     assert proc.stdout == "buffered exit handler ran\n"
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_imports_without_collection_pauses_the_collector_and_restores_it():
+    import gc
+
+    from accelsim.cli_dispatch import imports_without_collection
+
+    assert gc.isenabled()
+    try:
+        with imports_without_collection():
+            assert not gc.isenabled()
+            made = [[i] for i in range(100)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()
+        gc.enable()
