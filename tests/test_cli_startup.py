@@ -54,3 +54,12 @@ def test_imports_without_collection_pauses_the_collector_and_restores_it():
     finally:
         gc.unfreeze()
         gc.enable()
+
+
+def test_the_program_still_waits_for_a_running_thread(tmp_path):
+    code = ("import sys, threading, time; "
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start(); "
+            "from accelsim.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "none.yaml"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (2, "thread finished\n")
