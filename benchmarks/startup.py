@@ -1,7 +1,7 @@
 """Where the CPU time of one short ``accelsim run`` goes: interpreter, imports, numba's cache load, phases.
 
     python3 benchmarks/startup.py [--arch arch/int4.yaml] [--workload workloads/rnnt_beam16]
-        [--mapping search|naive] [--repeat 2]
+        [--mapping search|naive] [--repeat 2] [--baseline DIR]
 
 Runs, each in a fresh process pinned to one CPU where possible, what ``accelsim run ARCH WORKLOAD`` does
 (``accelsim.cli.run.handle``, output to /dev/null), taking ``time.process_time()`` (CPU: user + system of the
@@ -23,8 +23,9 @@ process) after each step:
   in the garbage collector (the program imports with it paused, as this child does).
 
 It also times the whole command (``accelsim run``, CPU of the child, best of ``--repeat``) and
-``python3 -c pass``. Numbers depend on the machine and its load; CPU seconds are the robust figure on a
-shared machine.
+``python3 -c pass``; with ``--baseline DIR``, the whole command with this checkout and with another version's
+``accelsim`` package, interleaved (the figure to compare two commits on a shared machine). Numbers depend on
+the machine and its load; CPU seconds are the robust figure on a shared machine.
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def main() -> int:
     ap.add_argument("--workload", default=str(REPO / "workloads" / "rnnt_beam16"))
     ap.add_argument("--mapping", default="search", choices=("search", "naive"))
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--baseline", metavar="DIR", help="also time the whole command with the accelsim package in "
+                    "DIR (another commit's, e.g. `git archive ef3bba5 accelsim | tar -x -C DIR`), interleaved")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -181,7 +184,28 @@ def main() -> int:
     run_s = min(_child_cpu(cmd) for _ in range(args.repeat))
     pass_s = min(_child_cpu([sys.executable, "-c", "pass"]) for _ in range(args.repeat))
     print(f"whole command `accelsim run` CPU s: {run_s:.3f}   (`python3 -c pass`: {pass_s:.3f})")
+    if args.baseline:
+        _compare(cmd, Path(args.baseline).resolve(), args.repeat)
     return 0
+
+
+def _compare(cmd: list[str], baseline: Path, repeat: int) -> None:
+    """The whole command with this checkout's ``accelsim`` and with ``baseline``'s, interleaved ``repeat`` times
+    (so that both see the same machine load); each from a neutral working directory."""
+    if not (baseline / "accelsim" / "__init__.py").is_file():
+        raise SystemExit(f"--baseline {baseline}: expected a folder holding an accelsim package, e.g. from "
+                         f"`git archive ef3bba5 accelsim | tar -x -C {baseline}`")
+    times: dict[str, list[float]] = {"this checkout": [], f"baseline {baseline}": []}
+    for _ in range(repeat):
+        for (label, ts), root in zip(times.items(), (REPO, baseline)):
+            env = {**os.environ, "PYTHONPATH": str(root)}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd="/")
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            ts.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    for label, ts in times.items():
+        ts.sort()
+        print(f"  {label}: CPU s min {ts[0]:.3f}, median {ts[len(ts) // 2]:.3f} ({repeat} interleaved runs)")
 
 
 if __name__ == "__main__":
