@@ -9,8 +9,13 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
+import gc
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 
 from accelsim.errors import AccelsimError
@@ -48,3 +53,46 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{parser.prog} {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+@contextlib.contextmanager
+def imports_without_collection():
+    """Import modules with the cyclic garbage collector paused, then freeze what they made.
+
+    Importing creates many long-lived objects and almost no garbage, yet it triggers the collector, whose full
+    passes walk every object imported so far (about 0.15 CPU s of a short ``accelsim run``). Frozen objects
+    (:func:`gc.freeze`) stay out of later passes, so the run's own garbage is still collected as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def exit_without_teardown(code: int) -> None:
+    """End the process now with exit status ``code``, skipping the interpreter's teardown.
+
+    Tearing down frees every object of every imported module one by one (pandas, pydantic, numba's typing and
+    lowering registries): 0.13-0.35 CPU s after a short ``accelsim run``, a tenth to a fifth of it, for nothing
+    (the outputs are written and closed by then; mypy ends the same way). The exit handlers still run and the
+    standard streams are flushed first. It returns, and the process ends as usual, under a profiler or tracer
+    (``python3 -m cProfile``, coverage: they write their results during the teardown), while a thread the
+    interpreter would wait for is still running (e.g. an executor's manager thread), and when a flush fails
+    (e.g. a closed pipe), letting the interpreter report it.
+    """
+    if sys.getprofile() is not None or sys.gettrace() is not None:
+        return
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)

@@ -28,3 +28,38 @@ def test_help_loads_no_heavy_module():
 def test_a_chosen_subcommand_still_gets_its_full_parser():
     args = build_parser(["run", "a.yaml", "wl", "--json", "x.json"]).parse_args(["run", "a.yaml", "wl", "--json", "x.json"])
     assert (args.command, args.arch, args.workload, args.json) == ("run", "a.yaml", "wl", "x.json")
+
+
+def test_the_program_ends_with_its_code_streams_flushed_and_exit_handlers_run(tmp_path):
+    code = ("import atexit, sys; atexit.register(lambda: print('exit handler ran')); print('buffered', end=' '); "
+            "from accelsim.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "none.yaml"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == "buffered exit handler ran\n"
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_imports_without_collection_pauses_the_collector_and_restores_it():
+    import gc
+
+    from accelsim.cli_dispatch import imports_without_collection
+
+    assert gc.isenabled()
+    try:
+        with imports_without_collection():
+            assert not gc.isenabled()
+            made = [[i] for i in range(100)]
+        assert gc.isenabled() and gc.get_freeze_count() >= len(made)
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_the_program_still_waits_for_a_running_thread(tmp_path):
+    code = ("import sys, threading, time; "
+            "threading.Thread(target=lambda: (time.sleep(0.3), print('thread finished'))).start(); "
+            "from accelsim.cli import main; sys.exit(main())")
+    proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "none.yaml"), str(tmp_path)],
+                          capture_output=True, text=True)
+    assert (proc.returncode, proc.stdout) == (2, "thread finished\n")
