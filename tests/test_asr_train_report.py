@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from asr.errors import DataError
-from asr.train.report import BEGIN, END, MODELS, TEST_SETS, wer_table
+from asr.train.report import BEGIN, END, MODELS, TEST_SETS, doc_block, int4_verdict, wer_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ def test_docs_table_matches_the_shipped_eval_files():
     doc = (ROOT / "docs" / "asr.md").read_text()
     assert BEGIN in doc and END in doc, "docs/asr.md lost its multi-wer-table markers"
     shown = doc.split(BEGIN)[1].split(END)[0].strip()
-    assert shown == wer_table(ROOT).strip(), "stale: regenerate with `python3 -m asr.train.report`"
+    assert shown == doc_block(ROOT).strip(), "stale: regenerate with `python3 -m asr.train.report`"
 
 
 def test_table_reads_eval_files_and_names_a_bad_one(tmp_path):
@@ -28,7 +28,21 @@ def test_table_reads_eval_files_and_names_a_bad_one(tmp_path):
             (tmp_path / f).write_text(json.dumps({"model": "m", "results": res}))
     table = wer_table(tmp_path).splitlines()
     assert len(table) == 2 + len(TEST_SETS)
-    assert "| 3 | 25.0 (10.0) | 25.0 (10.0) | 25.0 (10.0) |" in table[2] and table[3].endswith("| - | - | - |")
+    assert "| 3 |" + " 25.0 (10.0) |" * len(MODELS) in table[2] and table[3].endswith("|" + " - |" * len(MODELS))
     (tmp_path / MODELS[1][1][0]).write_text("{}")
     with pytest.raises(DataError, match="not an `asr eval --out` file"):
         wer_table(tmp_path)
+
+
+def test_int4_verdict_is_computed_from_the_numbers(tmp_path):
+    def write(wers):
+        for (_, files), wer in zip(MODELS, wers):
+            for f in files:
+                (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+                res = {m: {"wer": wer, "cer": 0.1, "utts": 3} for m, _ in TEST_SETS[:2]}
+                (tmp_path / f).write_text(json.dumps({"model": "m", "results": res}))
+
+    write([0.2, 0.2, 0.300, 0.3, 0.304])
+    assert "within 0.5 on 2 of 2 test sets (goal met); largest gap +0.40" in int4_verdict(tmp_path)
+    write([0.2, 0.2, 0.300, 0.3, 0.310])
+    assert "within 0.5 on 0 of 2 test sets (goal not met); largest gap +1.00" in int4_verdict(tmp_path)

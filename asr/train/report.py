@@ -27,6 +27,8 @@ MODELS: tuple[tuple[str, tuple[str, ...]], ...] = (  # column head, eval files h
     ("`models/small`", ("models/small/eval.json", "models/multi/eval_models_small.json")),
     ("`models/multi` stage 2 (espeak-ng + Piper)", ("models/multi/eval_stage2.json",)),
     ("`models/multi` (+ Kokoro)", ("models/multi/eval.json",)),
+    ("`models/multi_int8` (packed, integer path)", ("models/multi_int8/eval.json",)),
+    ("`models/multi_int4` (packed, integer path)", ("models/multi_int4/eval.json",)),
 )
 BEGIN, END = "<!-- multi-wer-table:begin -->", "<!-- multi-wer-table:end -->"
 
@@ -58,8 +60,32 @@ def wer_table(root: Path = Path(".")) -> str:
     return "\n".join(lines) + "\n"
 
 
+FP32_VS_INT4 = ("`models/multi` (+ Kokoro)", "`models/multi_int4` (packed, integer path)")
+GOAL_POINTS = 0.5  # issue 15: INT4 within 0.5 WER points of FP32 on every test set
+
+
+def int4_verdict(root: Path = Path(".")) -> str:
+    """One sentence computed from the eval files: on how many test sets INT4 is within GOAL_POINTS of FP32."""
+    files = dict(MODELS)
+    fp32, int4 = (load_results(files[m], root) for m in FP32_VS_INT4)
+    gaps = {m: 100 * (int4[m]["wer"] - fp32[m]["wer"]) for m, _ in TEST_SETS if m in fp32 and m in int4}
+    if not gaps:
+        return "No test set holds both an FP32 and an INT4 result.\n"
+    within = [m for m, g in gaps.items() if g <= GOAL_POINTS]
+    worst = max(gaps, key=gaps.get)
+    met = "met" if len(within) == len(gaps) else "not met"
+    return (f"INT4 vs FP32 (`models/multi_int4` - `models/multi`, WER points): within {GOAL_POINTS} on {len(within)} "
+            f"of {len(gaps)} test sets (goal {met}); largest gap {gaps[worst]:+.2f} on `{worst}`, "
+            f"mean {sum(gaps.values()) / len(gaps):+.2f}.\n")
+
+
+def doc_block(root: Path = Path(".")) -> str:
+    """What docs/asr.md holds between the markers: the table, then the INT4 verdict."""
+    return wer_table(root) + "\n" + int4_verdict(root)
+
+
 def main() -> int:
-    sys.stdout.write(wer_table())
+    sys.stdout.write(doc_block())
     return 0
 
 
