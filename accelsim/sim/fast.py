@@ -169,6 +169,24 @@ def _sort_ids(buf, k):
 
 
 @njit(cache=True, inline="always")
+def _arrive(c, i, now, arrival, ready_at, blocker, end, ndeps, ht, he, hp, ist, ready_buf, n_ready):
+    """Parent ``i``'s result reaches child ``c`` at ``arrival``; returns the new count of pieces ready now."""
+    b = blocker[c]
+    # blocker: the last input to arrive; ties: the parent that ended last, then the highest id
+    if b < 0 or arrival > ready_at[c] or (arrival == ready_at[c] and (now > end[b] or i > b)):
+        ready_at[c] = arrival
+        blocker[c] = i
+    ndeps[c] -= 1
+    if ndeps[c] == 0:
+        if ready_at[c] > now:
+            _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
+        else:
+            ready_buf[n_ready] = c
+            n_ready += 1
+    return n_ready
+
+
+@njit(cache=True, inline="always")
 def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
            c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
     """Piece ``i`` takes its unit at ``now`` (the reference's ``Reference.piece`` from its start)."""
@@ -440,20 +458,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
             ended_buf[n_ended] = i
             n_ended += 1
             for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
-                c = kids[e]
-                arrival = now + kid_delay[e]
-                b = blocker[c]
-                # blocker: the last input to arrive; ties: the parent that ended last, then the highest id
-                if b < 0 or arrival > ready_at[c] or (arrival == ready_at[c] and (now > end[b] or i > b)):
-                    ready_at[c] = arrival
-                    blocker[c] = i
-                ndeps[c] -= 1
-                if ndeps[c] == 0:
-                    if ready_at[c] > now:
-                        _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
-                    else:
-                        ready_buf[n_ready] = c
-                        n_ready += 1
+                n_ready = _arrive(kids[e], i, now, now + kid_delay[e], ready_at, blocker, end, ndeps, ht, he, hp, ist,
+                                  ready_buf, n_ready)
             ci = unit[i] // UNITS_PER_CORE
             for e in range(plink_ptr[i], plink_ptr[i + 1]):
                 k = plinks[e]
@@ -465,18 +471,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                 for c in range(lo, hi):
                     cc = unit[c] // UNITS_PER_CORE
                     delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[i]) / clock_hz
-                    arrival = now + delay
-                    b = blocker[c]
-                    if b < 0 or arrival > ready_at[c] or (arrival == ready_at[c] and (now > end[b] or i > b)):
-                        ready_at[c] = arrival
-                        blocker[c] = i
-                    ndeps[c] -= 1
-                    if ndeps[c] == 0:
-                        if ready_at[c] > now:
-                            _push(ht, he, hp, ist, now + (ready_at[c] - now), c * 2 + _READY)
-                        else:
-                            ready_buf[n_ready] = c
-                            n_ready += 1
+                    n_ready = _arrive(c, i, now, now + delay, ready_at, blocker, end, ndeps, ht, he, hp, ist,
+                                      ready_buf, n_ready)
             if gate:
                 r = utt[i]
                 last = utt_last[r]
