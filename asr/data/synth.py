@@ -157,6 +157,7 @@ def plan_utterance(cfg: MultiSynthConfig, rng: np.random.Generator) -> Utterance
         others = [v for e, v in pairs if v != voice]
         partner = others[int(rng.integers(len(others)))] if others else voice
         mix = float(rng.uniform(*KOKORO_BLEND)) if others else 0.0
+        # settings are numbers: the blended-in voice is recorded as its index in KOKORO_VOICES
         speaker = EngineSpeaker(engine, voice, (("blend_voice", float(tuple(KOKORO_VOICES).index(partner))),
                                                 ("blend_mix", mix), ("speed", float(rng.uniform(*KOKORO_SPEED)))))
     elif engine == "festival":
@@ -331,7 +332,10 @@ def kokoro_wave(text: str, voice: str, blend_voice: str, blend_mix: float, speed
     style = ((1.0 - blend_mix) * a[len(tokens) - 1] + blend_mix * b[len(tokens) - 1]).astype(np.float32).reshape(1, -1)
     audio = session.run(None, {"tokens": np.array([[0, *tokens, 0]], dtype=np.int64), "style": style,
                                "speed": np.array([speed], dtype=np.float32)})[0]
-    return signal_resample(np.asarray(audio, np.float64).ravel(), 2, 3)  # 24 kHz -> 16 kHz
+    from math import gcd
+
+    g = gcd(SAMPLE_RATE, KOKORO_RATE)
+    return signal_resample(np.asarray(audio, np.float64).ravel(), SAMPLE_RATE // g, KOKORO_RATE // g)
 
 
 def signal_resample(x: np.ndarray, up: int, down: int) -> np.ndarray:
