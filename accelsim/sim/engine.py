@@ -120,24 +120,11 @@ class Reference:
         self.weight_id = plan.weight_id.tolist()
         self.hit_busy_s = plan.hit_busy_s.tolist()
         self.weight_bytes = plan.weight_bytes.tolist()
-        self.dep_ptr = plan.dep_ptr.tolist()
-        self.dep_src = plan.dep_src.tolist()
-        self.dep_delay_s = plan.dep_delay_s.tolist()
-        # links (compact all-gathers): per child piece, the links it is a child of, in link order
-        lk = plan.links
-        self.links = lk if lk is not None and lk.n else None
-        if self.links is not None:
-            cnt = lk.child_cnt.astype(np.int64)
-            link_of = np.repeat(np.arange(lk.n, dtype=np.int64), cnt)
-            child = np.repeat(lk.child_lo.astype(np.int64), cnt) + (np.arange(len(link_of)) - np.repeat(
-                np.cumsum(cnt) - cnt, cnt))
-            order = np.argsort(child, kind="stable")
-            self.child_link_ptr = np.searchsorted(child[order], np.arange(n + 1)).tolist()
-            self.child_links = link_of[order].tolist()
-            self.link_child_lo, self.link_parent_lo = lk.child_lo.tolist(), lk.parent_lo.tolist()
-            self.link_parent_cnt, self.link_diagonal = lk.parent_cnt.tolist(), lk.diagonal.tolist()
-            self.out_cycles, self.link_cycles = lk.out_cycles.tolist(), lk.link_cycles.tolist()
-            self.clock_hz = float(lk.clock_hz)
+        # every dependency as explicit edges: links expanded by the plan's own rule (Plan.edges)
+        edges = plan.edges()
+        self.dep_ptr = edges.ptr.tolist()
+        self.dep_src = edges.src.tolist()
+        self.dep_delay_s = edges.delay_s.tolist()
         # weight-reuse cache per core: LRU over streamed weight ids -> bytes
         self.cache_bytes = plan.cache_bytes.tolist()
         self.cache: list[OrderedDict[int, float]] = [OrderedDict() for _ in self.cache_bytes]
@@ -208,22 +195,9 @@ class Reference:
 
     # -- one piece ---------------------------------------------------------------------------------------
     def parents(self, i: int) -> list[tuple[int, float]]:
-        """Piece ``i``'s parents and the seconds each one's result needs to reach it: its explicit edges,
-        then its links' edges (the plan's delay model: 0 on the same core)."""
-        out = [(self.dep_src[e], self.dep_delay_s[e]) for e in range(self.dep_ptr[i], self.dep_ptr[i + 1])]
-        if self.links is not None:
-            b = self.unit[i] // UNITS_PER_CORE
-            for e in range(self.child_link_ptr[i], self.child_link_ptr[i + 1]):
-                k = self.child_links[e]
-                lo = self.link_parent_lo[k]
-                if self.link_diagonal[k]:
-                    ps = [lo + i - self.link_child_lo[k]]
-                else:
-                    ps = range(lo, lo + self.link_parent_cnt[k])
-                for p in ps:
-                    a = self.unit[p] // UNITS_PER_CORE
-                    out.append((p, 0.0 if a == b else (self.link_cycles[a][b] + self.out_cycles[p]) / self.clock_hz))
-        return out
+        """Piece ``i``'s parents and the seconds each one's result needs to reach it (explicit edges, then
+        its links' edges, as :meth:`Plan.edges` expands them)."""
+        return [(self.dep_src[e], self.dep_delay_s[e]) for e in range(self.dep_ptr[i], self.dep_ptr[i + 1])]
 
     def piece(self, i: int):
         env = self.env
