@@ -1,12 +1,13 @@
 """Measure each shipped workload's WER at every precision and record it in its workload.yaml.
 
-    python3 scripts/precision_wers.py workloads/*      # 10 search configs x 3 precisions, about 5 min on one core
+    python3 scripts/precision_wers.py --model models/multi workloads/*   # 10 search configs x 3 precisions, ~5 min
 
 A workload's ``accuracy.wer_percent`` is the WER of the FP32 decode it was traced from. This script decodes the
 same utterances with the same search (algorithm, beam, fusion and weights from the workload) with the FP32
-model (`models/small` + `models/lm_*`), the INT8 export (`models/small_int8` + `models/lm_*/int8`, PTQ,
-`scripts/ptq_int8.py`) and the INT4 export (`models/small_int4` + `models/lm_*/int4`, QAT) running the integer
-path, and writes ``accuracy.wer_by_precision`` {fp32, int8, int4} and ``accuracy.speech`` into the workload.yaml
+model ``--model`` (the one the workloads were traced from, + `models/lm_*`), its INT8 export (``MODEL_int8`` +
+`models/lm_*/int8`) and its INT4 export (``MODEL_int4`` + `models/lm_*/int4`, QAT) running the integer
+path, and writes ``accuracy.wer_by_precision`` {fp32, int8, int4} and ``accuracy.speech`` (the speech of the
+test set, as `asr.train.report` names it) into the workload.yaml
 (nothing else changes: the ops file and its checksum are untouched). The FP32 decode must reproduce the recorded
 ``wer_percent``, else the script stops. The report then pairs every simulated precision with its own WER.
 """
@@ -31,8 +32,20 @@ from asr.search.scorer import FusionWeights  # noqa: E402
 from asr.search.setup import is_integer_model, load_acoustic, load_fusion  # noqa: E402
 from asr.search.step import SearchConfig  # noqa: E402
 
-MODELS = {"fp32": ROOT / "models/small", "int8": ROOT / "models/small_int8", "int4": ROOT / "models/small_int4"}
-SPEECH = "espeak-ng synthesized speech (project corpus: 7 English accents x 32 voice variants)"
+ESPEAK_SPEECH = "espeak-ng synthesized speech (project corpus: 7 English accents x 32 voice variants)"
+
+
+def models_of(model: Path) -> dict[str, Path]:
+    """{precision: model folder}: ``model`` and its packed exports ``<model>_int8``, ``<model>_int4``."""
+    return {"fp32": model, "int8": model.with_name(model.name + "_int8"), "int4": model.with_name(model.name + "_int4")}
+
+
+def speech_of(manifest: Path) -> str:
+    """What speech the test set holds (``asr.train.report.TEST_SETS``; the espeak-ng corpus otherwise)."""
+    from asr.train.report import TEST_SETS
+
+    rel = manifest.resolve().relative_to(ROOT).as_posix() if manifest.resolve().is_relative_to(ROOT) else str(manifest)
+    return dict(TEST_SETS).get(rel, ESPEAK_SPEECH if rel.startswith("data/corpus/") else "speech of unknown source")
 
 
 def _test_set(test_set: str) -> tuple[Path, int]:
@@ -45,10 +58,13 @@ def _test_set(test_set: str) -> tuple[Path, int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=Path("models/multi"),
+                   help="FP32 model the workloads were traced from; its _int8 / _int4 exports beside it")
     p.add_argument("workloads", nargs="+", type=Path)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    models = {prec: load_acoustic(path) for prec, path in MODELS.items()}
+    model = args.model if args.model.is_absolute() else ROOT / args.model
+    models = {prec: load_acoustic(path) for prec, path in models_of(model).items()}
     done: dict[tuple, float] = {}
     for wl in args.workloads:
         meta_path = wl / "workload.yaml"
@@ -76,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if abs(by["fp32"] - float(acc["wer_percent"])) > 0.01:
             raise SystemExit(f"{meta_path}: the FP32 decode gives WER {by['fp32']} %, the workload records "
                              f"{acc['wer_percent']} %: not the same decode")
-        new = dict(acc, wer_by_precision=by, speech=SPEECH)
+        new = dict(acc, wer_by_precision=by, speech=speech_of(manifest))
         line = "accuracy: " + yaml.safe_dump(new, default_flow_style=True, width=10_000).strip() + "\n"
         out, n = re.subn(r"(?m)^accuracy:.*\n", line, text, count=1)
         if n != 1:

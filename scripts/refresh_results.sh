@@ -1,65 +1,78 @@
 #!/usr/bin/env bash
-# Regenerate everything downstream of the acoustic model models/small, two jobs at a time (2 cores, ~45 min):
-#   1. greedy WER of models/small            -> models/small/eval.json, eval.txt
-#      + source test with the source LM     -> models/small/fusion_source.json, eval_source_lm.{json,txt}
-#   2. QAT: control, INT8, INT4, INT4 naive  -> runs/qat_final/*, docs/results-quant.md, models/small_int4
-#   3. WER by beam x fusion x precision      -> docs/results-search.{md,csv}   (beside the QAT runs)
-#   4. workloads traced from real decodes    -> workloads/  (scripts/make_workloads.sh)
-#   5. paper sweep                           -> runs/paper, the table in docs/sweeps.md
-# Then paste `python3 scripts/sim_results.py` into docs/simulator.md and update docs/results.md by hand.
-# Usage: scripts/refresh_results.sh            (needs data/corpus: `asr data build --out data/corpus`)
+# Regenerate everything downstream of the shipped acoustic model models/multi (scripts/refresh_small.sh does the
+# same for the espeak-only models/small study). Steps, in order (name them to run only some):
+#   eval      greedy WER of models/multi, models/multi_int8, models/multi_int4 on every test set
+#             -> models/multi*/eval.json; the table in docs/asr.md (python3 -m asr.train.report --write)
+#   fusion    DR and shallow fusion weights tuned on 100 multi-voice target-dev utterances (beam 4)
+#             -> models/multi/fusion_{dr,shallow}.json
+#   search    WER by beam x fusion x precision, in domain and on the unseen / independent voices
+#             -> docs/results-search.{md,csv}
+#   workloads traces of real decodes of models/multi + each precision's WER on them -> workloads/
+#   sim       the simulator's generated pages and the paper sweep -> docs/simulator.md, docs/sweeps.md, ...
+# The QAT + packed exports models/multi_int8 / models/multi_int4 are made by models/multi/COMMAND.txt
+# (section 5); they are inputs here. Needs data/multi (models/multi/COMMAND.txt, section 1) and data/corpus.
+# Usage: scripts/refresh_results.sh [eval] [fusion] [search] [workloads] [sim]     (default: all; ~1.5 h on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-QAT=runs/qat_final
-CACHE=runs/qat/feature_cache
-mkdir -p "$QAT"
+MODEL=models/multi
+DEV=data/multi/target_dev.jsonl
+TEST=data/multi/target_test.jsonl
+EXTRA=data/multi/target_test_unseen.jsonl,data/multi/target_test_independent.jsonl
+SETS=(data/corpus/source_test.jsonl data/corpus/target_test.jsonl data/multi/source_test.jsonl "$TEST"
+      data/multi/source_test_unseen.jsonl data/multi/target_test_unseen.jsonl
+      data/multi/source_test_independent.jsonl data/multi/target_test_independent.jsonl)
+STEPS=("$@")
+[ ${#STEPS[@]} -gt 0 ] || STEPS=(eval fusion search workloads sim)
+mkdir -p runs/refresh_multi
 log() { echo "$(date +%H:%M:%S) $*"; }
+wants() { [[ " ${STEPS[*]} " == *" $1 "* ]]; }
 
-log "eval models/small"
-asr eval --model models/small data/corpus/source_test.jsonl data/corpus/target_test.jsonl \
-  --vocab-text data/corpus/lm_source_train.txt \
-  --out models/small/eval.json > models/small/eval.txt
-cat models/small/eval.txt
+if wants eval; then
+  for m in "$MODEL" "${MODEL}_int8" "${MODEL}_int4"; do
+    log "eval $m"
+    asr eval --model "$m" --threads 1 "${SETS[@]}" \
+      --out "$m/eval.json" --no-progress > "runs/refresh_multi/eval_$(basename "$m").txt"
+  done
+  python3 -m asr.train.report --write
+fi
 
-qat() {  # recipe name
-  asr qat --from models/small --recipe "recipes/$1.yaml" --data data/corpus --out "$QAT/$1" --steps 250 \
-    --cache "$CACHE" --threads 1 > "$QAT/$1.out" 2>&1
-  log "qat $1 done: $(tail -1 "$QAT/$1.out")"
-}
+if wants fusion; then
+  log "fusion weights on $DEV"
+  # (the default grid, lambda 0.2-0.8 x mu 0-0.4 x rho 0-1.5, put the best DR point at lambda 0.8, mu 0.4:
+  #  its edge; this grid extends it there)
+  asr tune-fusion --ckpt "$MODEL" --fusion dr --manifest "$DEV" --limit 100 --beam 4 \
+    --lambda-values 0.6,0.8,1.0,1.2 --mu-values 0.2,0.4,0.6 --rho-values 0.5,1.0,1.5 \
+    --out "$MODEL/fusion_dr.json" --no-progress > runs/refresh_multi/tune_dr.log 2>&1
+  asr tune-fusion --ckpt "$MODEL" --fusion shallow --manifest "$DEV" --limit 100 --beam 4 \
+    --lambda-values 0.2,0.4,0.6,0.8,1.0 \
+    --out "$MODEL/fusion_shallow.json" --no-progress > runs/refresh_multi/tune_shallow.log 2>&1
+  tail -2 runs/refresh_multi/tune_dr.log runs/refresh_multi/tune_shallow.log
+fi
 
-log "QAT int4 + control (the first builds the feature cache)"
-qat int4 &
-A=$!
-# the control starts once int4 has cached the features (its first dev decode comes after that)
-until grep -q "fp32 source_dev" "$QAT/int4.out" 2> /dev/null || ! kill -0 $A 2> /dev/null; do sleep 5; done
-qat fp32_finetune
-wait $A
-asr export --from "$QAT/int4" --out models/small_int4
-echo "asr export --from $QAT/int4 --out models/small_int4" > models/small_int4/EXPORT_COMMAND.txt
-cp "$QAT/int4/COMMAND.txt" models/small_int4/QAT_COMMAND.txt
+if wants search; then
+  log "search table"
+  OMP_NUM_THREADS=1 python3 scripts/search_results.py --ckpt "$MODEL" --int4-ckpt "${MODEL}_int4" \
+    --recipe recipes/int4.yaml --int8-ckpt "${MODEL}_int8" --weights-dr "$MODEL/fusion_dr.json" \
+    --weights-shallow "$MODEL/fusion_shallow.json" --manifest "$TEST" --extra-manifests "$EXTRA" \
+    --extra-beams 1,16 --extra-limit 100 --limit 100 > runs/refresh_multi/search_results.log 2>&1
+  tail -3 runs/refresh_multi/search_results.log
+fi
 
-log "search table (1 thread) beside QAT int8 + int4_naive"
-OMP_NUM_THREADS=1 python3 scripts/search_results.py --ckpt models/small --int4-ckpt "$QAT/int4/model" \
-  --recipe recipes/int4.yaml --limit 100 > runs/search_results.log 2>&1 &
-S=$!
-qat int8
-qat int4_naive
-log "source domain with its own LM: shallow-fusion weights on source_dev, then source_test at beam 16"
-asr tune-fusion --ckpt models/small --fusion shallow --lm-target models/lm_source --manifest data/corpus/source_dev.jsonl \
-  --limit 100 --beam 4 --lambda-values 0.2,0.4,0.6 --rho-values 0,0.5,1.0 --out models/small/fusion_source.json \
-  > runs/fusion_source.log 2>&1
-asr decode --ckpt models/small --lm-target models/lm_source --manifest data/corpus/source_test.jsonl --beam 16 \
-  --fusion shallow --weights models/small/fusion_source.json --out models/small/eval_source_lm.json \
-  > models/small/eval_source_lm.txt 2>&1
-tail -3 models/small/eval_source_lm.txt
-python3 scripts/quant_results.py "$QAT/fp32_finetune" "$QAT/int8" "$QAT/int4" "$QAT/int4_naive" \
-  --out docs/results-quant.md
-wait $S
-log "search table done"
+if wants workloads; then
+  log "workloads"
+  MANIFEST="$TEST" WEIGHTS="$MODEL/fusion_dr.json" scripts/make_workloads.sh "$MODEL" 10 \
+    > runs/refresh_multi/make_workloads.log 2>&1
+  python3 scripts/precision_wers.py --model "$MODEL" workloads/* > runs/refresh_multi/precision_wers.log 2>&1
+  cat runs/refresh_multi/precision_wers.log
+fi
 
-log "workloads, paper sweep"
-scripts/make_workloads.sh models/small 10 > runs/make_workloads.log 2>&1
-rm -rf runs/paper
-accelsim sweep sweeps/paper.yaml --out runs/paper
-accelsim report runs/paper -o runs/paper/report.html --markdown docs/sweeps.md
+if wants sim; then
+  log "simulator pages and the paper sweep"
+  python3 scripts/sim_results.py --write
+  python3 scripts/energy_results.py --write docs/simulator.md
+  python3 scripts/validation_results.py
+  rm -rf runs/paper
+  accelsim sweep sweeps/paper.yaml --out runs/paper --no-progress
+  accelsim report runs/paper -o runs/paper/report.html --markdown docs/sweeps.md
+fi
 log "done"

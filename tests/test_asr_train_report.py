@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from asr.errors import DataError
-from asr.train.report import BEGIN, END, MODELS, TEST_SETS, doc_block, int4_verdict, wer_table
+from asr.train.report import BEGIN, END, MODELS, TEST_SETS, doc_block, int4_verdict, wer_table, write_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,6 +18,16 @@ def test_docs_table_matches_the_shipped_eval_files():
     assert BEGIN in doc and END in doc, "docs/asr.md lost its multi-wer-table markers"
     shown = doc.split(BEGIN)[1].split(END)[0].strip()
     assert shown == doc_block(ROOT).strip(), "stale: regenerate with `python3 -m asr.train.report`"
+
+
+def test_write_doc_replaces_only_the_marked_block(tmp_path):
+    doc = tmp_path / "asr.md"
+    doc.write_text(f"intro\n{BEGIN}\nold table\n{END}\noutro\n")
+    write_doc(doc, ROOT)
+    assert doc.read_text() == f"intro\n{BEGIN}\n{doc_block(ROOT)}{END}\noutro\n"
+    doc.write_text("no markers\n")
+    with pytest.raises(DataError, match="markers"):
+        write_doc(doc, ROOT)
 
 
 def test_table_reads_eval_files_and_names_a_bad_one(tmp_path):

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,9 +21,10 @@ def _script(name: str):
     return mod
 
 
-def test_results_search_page_renders_from_its_csv():
+@pytest.mark.parametrize("page_name", ["results-search.md", "results-search-small.md"])
+def test_results_search_page_renders_from_its_csv(page_name):
     mod = _script("search_results")
-    page = (ROOT / "docs/results-search.md").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / page_name).read_text(encoding="utf-8")
     command = re.search(r"```\n(python scripts/search_results.py[^\n]*)\n```", page).group(1)
     args = mod.build_parser().parse_args(shlex.split(command)[2:])
     assert mod.render(pd.read_csv(ROOT / args.csv), args, command) == page

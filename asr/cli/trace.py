@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     wl = write_decode_trace(
         args.out, model_cfg=model.cfg, encoded=encoded, decoded=decoded, cfg=cfg, weights=weights, lm_info=lm_info,
         recipe=recipe, lm_recipes=lm_recipes, wer_percent=wer, test_set=test_set, command=command,
-        scale=args.scale, paper_cfg=paper_cfg,
+        scale=args.scale, paper_cfg=paper_cfg, model_name=args.ckpt,
         extra_notes=(f"Precision classes from {args.pclass_recipe}; the decode itself ran "
                      f"{'quantized (' + decoded_with + ')' if decoded_with else 'in FP32'} (WER is that system's)."
                      if args.pclass_recipe else ""),

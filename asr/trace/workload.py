@@ -41,8 +41,12 @@ def write_decode_trace(
     scale: str = "model",
     paper_cfg=None,
     extra_notes: str = "",
+    model_name: str = "the small model",
 ) -> Workload:
-    """Write the workload of decoded utterances (each ``Decoded`` must carry its call log)."""
+    """Write the workload of decoded utterances (each ``Decoded`` must carry its call log).
+
+    ``model_name`` names the decoded (trained) model in the description, e.g. ``models/multi``.
+    """
     if any(d.log is None for d in decoded):
         raise ValueError("write_decode_trace needs decodes run with record=True")
     dims = trace_dims(model_cfg, lm_info, scale, paper_cfg)
@@ -59,13 +63,13 @@ def write_decode_trace(
     fusion = f"{weights.kind} fusion {weights.as_dict()}" if weights.kind != "none" else "no LM fusion"
     what = f"{cfg.algorithm} beam {cfg.beam}, {fusion}, {len(utts)} utterances of {test_set}"
     if scale == "paper":
-        description = (f"Paper-scale re-emission of a real decode of the small model ({what}): the per-step "
+        description = (f"Paper-scale re-emission of a real decode of {model_name} ({what}): the per-step "
                        f"structure (batch size of every call) recorded by the decode, with the layer shapes of "
                        f"configs/paper.yaml ({dims.rnnt_params() / 1e6:.1f} M RNN-T parameters; LMs {lms}).")
         notes = (f"Not executed at these shapes: a paper-scale model cannot be trained here. The encoder runs at "
-                 f"{dims.frame_rate_hz:g} frames/s instead of the small model's {100 / model_cfg.stack:g}; the "
+                 f"{dims.frame_rate_hz:g} frames/s instead of the decoded model's {100 / model_cfg.stack:g}; the "
                  f"extra frames are inserted as blank steps (joint + selection over the beam, no new prefix). "
-                 f"LM sizes are an assumption (PAPER.md gives none). WER is the small model's.")
+                 f"LM sizes are an assumption (PAPER.md gives none). WER is the decoded model's.")
     else:
         description = f"Real decode of the model's own shapes ({what}; RNN-T {dims.rnnt_params() / 1e6:.2f} M "
         description += f"parameters, LMs {lms})."

@@ -84,7 +84,26 @@ def doc_block(root: Path = Path(".")) -> str:
     return wer_table(root) + "\n" + int4_verdict(root)
 
 
-def main() -> int:
+def write_doc(doc: Path = Path("docs/asr.md"), root: Path = Path(".")) -> None:
+    """Replace what ``doc`` holds between the markers with :func:`doc_block` (atomic write)."""
+    from accelsim.atomic import atomic_write_text
+
+    text = doc.read_text(encoding="utf-8")
+    head, sep, rest = text.partition(BEGIN)
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise DataError(f"{doc}: no {BEGIN} ... {END} markers to write the table between")
+    atomic_write_text(doc, head + BEGIN + "\n" + doc_block(root) + END + tail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["--write"]:
+        write_doc()
+        return 0
+    if args:
+        sys.stderr.write("usage: python3 -m asr.train.report [--write]   (print the table, or write it into docs/asr.md)\n")
+        return 2
     sys.stdout.write(doc_block())
     return 0
 
