@@ -8,6 +8,7 @@ and stores the rows in growing slot tensors. Lookups are one ``index_select`` pe
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import torch
@@ -15,6 +16,11 @@ import torch
 from asr.search.scorer import Scorer, State
 
 SOS = 0  # start-of-sequence unit (the blank id)
+
+
+def long_tensor(values: list[int]) -> torch.Tensor:
+    """``torch.tensor(values)`` (int64, 1-D, non-empty) through an ``array`` buffer: a third of the call overhead."""
+    return torch.frombuffer(array("q", values), dtype=torch.int64)
 
 
 class _Slots:
@@ -203,14 +209,14 @@ class LSTMCellCache:
 
     def _root(self) -> None:
         tokens = torch.tensor([SOS])
-        self._compute(tokens, torch.zeros(1, 2 * self.hp),
-                      torch.zeros(self.num_lms, 1, 2 * self.h) if self.num_lms else None)
-        self.index[()] = 0
+        self.index[()] = self._add(tokens, torch.zeros(1, 2 * self.hp),
+                                   torch.zeros(self.num_lms, 1, 2 * self.h) if self.num_lms else None)
         if self.observer is not None:
             self.observer.scorers(1, gathered=0)
 
-    def _compute(self, tokens: torch.Tensor, p_prev: torch.Tensor, l_prev: torch.Tensor | None) -> None:
-        """Run every scorer on ``tokens`` (m,) from the gathered parent states and fill slots size..size+m.
+    def _compute(self, tokens: torch.Tensor, p_prev: torch.Tensor, l_prev: torch.Tensor | None) -> torch.Tensor | None:
+        """The model calls: every scorer on ``tokens`` (m,) from the gathered parent states, states and prediction
+        rows written into slots size..size+m; returns the LMs' log-probs (L, m, V) (None without LMs).
 
         ``p_prev`` (m, 2Hp) and ``l_prev`` (L, m, 2H): the parents' [h | c] rows.
         """
@@ -234,17 +240,28 @@ class LSTMCellCache:
             c = torch.addcmul(sig[..., H : 2 * H] * l_prev[..., H:], sig[..., :H], torch.tanh(gates[..., 3 * H :]),
                               out=st[..., H:])
             x = torch.mul(sig[..., 2 * H :], torch.tanh(c), out=st[..., :H])
-            logp = torch.log_softmax(torch.baddbmm(self.l_bias, x, self.l_wout_t), dim=-1)  # (L, m, V)
+            return torch.log_softmax(torch.baddbmm(self.l_bias, x, self.l_wout_t), dim=-1)  # (L, m, V)
+        return None
+
+    def _add(self, tokens: torch.Tensor, p_prev: torch.Tensor, l_prev: torch.Tensor | None) -> int:
+        """Cache rows for new prefixes (last units ``tokens``, parents' states gathered); returns the first slot."""
+        a = self.size
+        logp = self._compute(tokens, p_prev, l_prev)
+        self.size = a + tokens.shape[0]
         if self.terms is not None:
-            terms = self.terms[a:b, 1:]  # labels only
-            if self.num_lms:
-                prod = logp[..., 1:] * self.l_weight  # (L, m, V - 1): weight_i log P_i
-                torch.add(prod[0], self.rho, out=terms)
-                for i in range(1, self.num_lms):
-                    terms += prod[i]
-            else:
-                terms.fill_(self.rho)
-        self.size = b
+            self._fusion_terms(logp, a, self.size)
+        return a
+
+    def _fusion_terms(self, logp: torch.Tensor | None, a: int, b: int) -> None:
+        """Fusion-term rows a..b: ``rho + sum_i weight_i log P_i`` on the labels, from the LMs' ``logp`` (L, m, V)."""
+        terms = self.terms[a:b, 1:]  # labels only; column 0 (blank) stays 0
+        if logp is None:
+            terms.fill_(self.rho)
+            return
+        prod = logp[..., 1:] * self.l_weight  # (L, m, V - 1): weight_i log P_i, each rounded as weight * lp
+        torch.add(prod[0], self.rho, out=terms)
+        for i in range(1, self.num_lms):
+            terms += prod[i]
 
     def lookup(self, prefixes: Sequence[tuple[int, ...]]) -> list[int]:
         """Slot indices of ``prefixes``, computing the ones not cached yet first (one batched call)."""
@@ -258,11 +275,9 @@ class LSTMCellCache:
                 raise KeyError(f"prefix {bad} reached before its parent was cached (search bug)") from None
             if self.observer is not None:
                 self.observer.scorers(len(new), gathered=len(new))
-            tok_par = torch.tensor([[y[-1] for y in new], parents])  # (2, m): last units, parent slots
-            par = tok_par[1]
-            first = self.size
-            self._compute(tok_par[0], self.p_state.index_select(0, par),
-                          self.l_state.index_select(1, par) if self.num_lms else None)
+            par = long_tensor(parents)  # (m,) parent slots
+            first = self._add(long_tensor([y[-1] for y in new]), self.p_state.index_select(0, par),
+                              self.l_state.index_select(1, par) if self.num_lms else None)
             for s, y in enumerate(new, first):
                 index[y] = s
         return [index[y] for y in prefixes]

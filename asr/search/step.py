@@ -13,7 +13,7 @@ import torch
 
 from torch import nn
 
-from asr.search.cache import LSTMCellCache, PrefixCache
+from asr.search.cache import LSTMCellCache, PrefixCache, long_tensor
 from asr.search.hyp import Hyp
 from asr.search.scorer import Fusion, LSTMCellScorer, _plain, prediction_scorer
 
@@ -101,11 +101,10 @@ class StepScorer:
 
     def score(self, hyps: list[Hyp]) -> tuple[torch.Tensor, torch.Tensor]:
         """(am_logp, fused), each (num_hyps, vocab), for extending every hypothesis of ``hyps`` by one unit."""
-        rows = torch.tensor([self.cache.lookup([h.tokens for h in hyps]), [h.t for h in hyps]])  # (2, m)
-        slots = rows[0]
+        slots = long_tensor(self.cache.lookup([h.tokens for h in hyps]))  # (m,)
         if self.observer is not None:
             self.observer.joint(len(hyps))
-        am = self.joint(rows[1], slots)  # (m, V)
+        am = self.joint(long_tensor([h.t for h in hyps]), slots)  # (m, V)
         if self.fused_terms:  # blank + 0 is exact, so this equals adding the term to the label columns only
             return am, am + self.cache.term_rows.index_select(0, slots)
         return am, am.clone()
