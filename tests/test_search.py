@@ -198,3 +198,40 @@ def test_beam_64_runs_and_never_exceeds_the_beam(algorithm):
     joints = [e.m for e in log.events if e.kind == "joint"]
     assert max(joints) <= 64 and max(joints) > 8  # the beam really fills up
     assert all(e.m <= 64 for e in log.events if e.kind == "scorers")
+
+
+@pytest.mark.parametrize("algorithm", ["alsd", "mbs"])
+@pytest.mark.parametrize("fusion", ["none", "shallow", "dr"])
+def test_stacked_cell_cache_equals_the_per_scorer_path_bit_for_bit(algorithm, fusion, monkeypatch):
+    """Float models run in the stacked LSTMCellCache; its n-best equals PrefixCache + module calls exactly."""
+    import asr.search.step as step_mod
+    from asr.search.cache import LSTMCellCache, PrefixCache
+    from asr.search.step import StepScorer
+
+    model = tiny_model(7, blank_bias=0.5)
+    w = {"none": FusionWeights(), "shallow": FusionWeights("shallow", 0.6, 0.0, 0.3),
+         "dr": FusionWeights("dr", 0.6, 0.4, 0.3)}[fusion]
+    fus = build_fusion(w, *tiny_lms(7))
+    cfg = SearchConfig(beam=8, algorithm=algorithm)
+    encps = [frames(model, seed, 14) for seed in range(3)]
+    assert isinstance(StepScorer(model, encps[0], fus).cache, LSTMCellCache)
+    fast = [SEARCH[algorithm](model, e, cfg, fus) for e in encps]
+    monkeypatch.setattr(step_mod, "cell_cache", lambda *a, **k: None)
+    assert isinstance(StepScorer(model, encps[0], fus).cache, PrefixCache)
+    slow = [SEARCH[algorithm](model, e, cfg, fus) for e in encps]
+    assert any(h.tokens for hyps in fast for h in hyps)
+    assert fast == slow  # tokens, scores, am scores and frames, bit for bit
+
+
+def test_observed_modules_run_through_the_per_scorer_cache():
+    """A module with a forward hook (a tracer, a test counting calls) is called as a module, never fused away."""
+    from asr.search.cache import PrefixCache
+    from asr.search.step import StepScorer
+
+    model = tiny_model(3)
+    calls = []
+    model.predictor.lstm.register_forward_hook(lambda *_: calls.append(1))
+    encp = frames(model, 3, 6)
+    assert isinstance(StepScorer(model, encp, build_fusion(FusionWeights())).cache, PrefixCache)
+    alsd(model, encp, SearchConfig(beam=4))
+    assert calls

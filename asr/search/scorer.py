@@ -133,7 +133,7 @@ def prediction_scorer(model):
     """The RNN-T prediction network then the joiner's prediction projection: rows (m, J)."""
     pred = model.predictor
     if _plain(pred.embedding, pred.lstm, model.joiner.pred_proj) and not pred.training:
-        return LSTMCellScorer(pred.embedding, pred.lstm, "prediction", head=model.joiner.project_pred)
+        return LSTMCellScorer(pred.embedding, pred.lstm, "prediction", head=model.joiner.pred_proj)  # = project_pred
     return RecurrentScorer(pred.step, 1, pred.units, "prediction", head=model.joiner.project_pred)
 
 
