@@ -56,3 +56,16 @@ def test_int4_verdict_is_computed_from_the_numbers(tmp_path):
     assert "within 0.5 on 2 of 2 test sets (goal met); largest gap +0.40" in int4_verdict(tmp_path)
     write([0.2, 0.2, 0.300, 0.3, 0.310])
     assert "within 0.5 on 0 of 2 test sets (goal not met); largest gap +1.00" in int4_verdict(tmp_path)
+
+
+def test_paired_gap_interval_follows_the_errors():
+    from asr.train.report import paired_gap_interval
+
+    refs = [f"word{i} a b c" for i in range(40)]
+    base = [{"ref": r, "hyp": r} for r in refs]
+    assert paired_gap_interval(base, base) == (0.0, 0.0)
+    worse = [{"ref": r, "hyp": r.replace(" a ", " x ") if i % 4 == 0 else r} for i, r in enumerate(refs)]
+    lo, hi = paired_gap_interval(base, worse)  # 10 of 160 words wrong: +6.25 points
+    assert 0 < lo < 6.25 < hi
+    with pytest.raises(DataError, match="utterances differ"):
+        paired_gap_interval(base, base[::-1])

@@ -64,8 +64,41 @@ FP32_VS_INT4 = ("`models/multi` (+ Kokoro)", "`models/multi_int4` (packed, integ
 GOAL_POINTS = 0.5  # issue 15: INT4 within 0.5 WER points of FP32 on every test set
 
 
+BOOTSTRAP_RESAMPLES = 2000  # [assumption] enough for stable 2.5 / 97.5 percentiles
+BOOTSTRAP_SEED = 0
+
+
+def utterance_word_errors(hyps: list[dict]) -> tuple[list[str], "np.ndarray", "np.ndarray"]:
+    """(references, word errors, reference words) per utterance of an eval file's ``hyps`` list."""
+    import jiwer
+    import numpy as np
+
+    refs = [h["ref"] for h in hyps]
+    errors, words = np.zeros(len(hyps)), np.zeros(len(hyps))
+    for i, h in enumerate(hyps):
+        out = jiwer.process_words(h["ref"], h["hyp"])
+        errors[i] = out.substitutions + out.deletions + out.insertions
+        words[i] = out.substitutions + out.deletions + out.hits
+    return refs, errors, words
+
+
+def paired_gap_interval(base: list[dict], other: list[dict]) -> tuple[float, float]:
+    """95 % paired-bootstrap interval of WER(other) - WER(base) in points, resampling utterances."""
+    import numpy as np
+
+    ref_a, err_a, words = utterance_word_errors(base)
+    ref_b, err_b, _ = utterance_word_errors(other)
+    if ref_a != ref_b:
+        raise DataError("paired comparison of two eval results whose utterances differ")
+    idx = np.random.default_rng(BOOTSTRAP_SEED).integers(0, len(words), (BOOTSTRAP_RESAMPLES, len(words)))
+    gap = 100 * (err_b[idx].sum(axis=1) - err_a[idx].sum(axis=1)) / np.maximum(words[idx].sum(axis=1), 1)
+    lo, hi = np.percentile(gap, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def int4_verdict(root: Path = Path(".")) -> str:
-    """One sentence computed from the eval files: on how many test sets INT4 is within GOAL_POINTS of FP32."""
+    """Sentences computed from the eval files: on how many test sets INT4 is within GOAL_POINTS of FP32, and
+    each gap's 95 % paired-bootstrap interval (how much of it the 300 utterances can tell from noise)."""
     files = dict(MODELS)
     fp32, int4 = (load_results(files[m], root) for m in FP32_VS_INT4)
     gaps = {m: 100 * (int4[m]["wer"] - fp32[m]["wer"]) for m, _ in TEST_SETS if m in fp32 and m in int4}
@@ -74,9 +107,21 @@ def int4_verdict(root: Path = Path(".")) -> str:
     within = [m for m, g in gaps.items() if g <= GOAL_POINTS]
     worst = max(gaps, key=gaps.get)
     met = "met" if len(within) == len(gaps) else "not met"
-    return (f"INT4 vs FP32 (`models/multi_int4` - `models/multi`, WER points): within {GOAL_POINTS} on {len(within)} "
-            f"of {len(gaps)} test sets (goal {met}); largest gap {gaps[worst]:+.2f} on `{worst}`, "
-            f"mean {sum(gaps.values()) / len(gaps):+.2f}.\n")
+    out = (f"INT4 vs FP32 (`models/multi_int4` - `models/multi`, WER points): within {GOAL_POINTS} on {len(within)} "
+           f"of {len(gaps)} test sets (goal {met}); largest gap {gaps[worst]:+.2f} on `{worst}`, "
+           f"mean {sum(gaps.values()) / len(gaps):+.2f}.\n")
+    paired = {m: paired_gap_interval(fp32[m]["hyps"], int4[m]["hyps"]) for m in gaps
+              if fp32[m].get("hyps") and int4[m].get("hyps")}
+    if not paired:
+        return out
+    above = [m for m, (lo, _) in paired.items() if lo > GOAL_POINTS]
+    below = [m for m, (_, hi) in paired.items() if hi <= GOAL_POINTS]
+    cells = "; ".join(f"`{m}` {gaps[m]:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, (lo, hi) in paired.items())
+    return out + (f"95 % paired-bootstrap intervals of the gap ({BOOTSTRAP_RESAMPLES} resamples of the utterances, "
+                  f"seed {BOOTSTRAP_SEED}): {cells}. Gap measurably above {GOAL_POINTS} (interval above it) on "
+                  f"{len(above)} of {len(paired)} sets, measurably within it (interval at or below it) on "
+                  f"{len(below)}; on the other {len(paired) - len(above) - len(below)} these utterances cannot "
+                  f"tell.\n")
 
 
 def doc_block(root: Path = Path(".")) -> str:
