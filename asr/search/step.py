@@ -38,7 +38,7 @@ class SearchConfig:
             raise ValueError(f"max_label_ratio = {self.max_label_ratio}: must be > 0")
 
 
-def cell_cache(pred, fusion: Fusion, with_terms: bool, observer=None) -> LSTMCellCache | None:
+def cell_cache(pred, fusion: Fusion, with_terms: bool, observer=None, capacity: int = 1024) -> LSTMCellCache | None:
     """The stacked :class:`LSTMCellCache` when ``pred`` and every LM of ``fusion`` are single-layer float
     :class:`LSTMCellScorer` s with linear heads (and the LMs share their sizes); None otherwise."""
     lms = [s for s, _ in fusion.terms]
@@ -50,7 +50,7 @@ def cell_cache(pred, fusion: Fusion, with_terms: bool, observer=None) -> LSTMCel
         return None
     if any(c.table.shape != lms[0].table.shape or c.head.weight.shape != lms[0].head.weight.shape for c in lms):
         return None
-    return LSTMCellCache(pred, fusion.terms, fusion.rho, with_terms, observer)
+    return LSTMCellCache(pred, fusion.terms, fusion.rho, with_terms, observer, capacity)
 
 
 class StepScorer:
