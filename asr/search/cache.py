@@ -158,6 +158,7 @@ class LSTMCellCache:
         self.index: dict[tuple[int, ...], int] = {}
         self.size, self.cap = 0, max(1, capacity)
         self.rho, self.with_terms = rho, with_terms
+        self.rho_t = torch.tensor(float(rho))  # 0-dim float32: the same rounded value a Python scalar is cast to
         self.num_lms = len(lms)
         # prediction network: gate table (V, 4Hp), W_hh^T (Hp, 4Hp), head (pred_proj) bias (J,), W^T view (Hp, J)
         self.hp = pred.hidden
@@ -260,7 +261,7 @@ class LSTMCellCache:
             terms.fill_(self.rho)
             return
         prod = logp[..., 1:] * self.l_weight  # (L, m, V - 1): weight_i log P_i, each rounded as weight * lp
-        torch.add(prod[0], self.rho, out=terms)
+        torch.add(prod[0], self.rho_t, out=terms)  # a Python scalar with out= costs a conversion per call
         for i in range(1, self.num_lms):
             terms += prod[i]
 
