@@ -235,3 +235,24 @@ def test_observed_modules_run_through_the_per_scorer_cache():
     assert isinstance(StepScorer(model, encp, build_fusion(FusionWeights())).cache, PrefixCache)
     alsd(model, encp, SearchConfig(beam=4))
     assert calls
+
+
+def test_cell_cache_rows_survive_growing_past_its_capacity():
+    """A cache that starts with room for 2 prefixes and grows holds the same rows as one that never grows."""
+    from asr.search.scorer import prediction_scorer
+    from asr.search.step import cell_cache
+
+    model = tiny_model(5)
+    fus = build_fusion(FusionWeights("dr", 0.6, 0.4, 0.3), *tiny_lms(5))
+    small, big = (cell_cache(prediction_scorer(model), fus, True, capacity=c) for c in (2, 1024))
+    rng = random.Random(5)
+    prefixes = [()]
+    for _ in range(12):  # batches of children of cached prefixes, up to 6 new ones per call
+        batch = list({p + (rng.randint(1, 28),) for p in rng.sample(prefixes, min(3, len(prefixes))) for _ in range(2)})
+        assert small.lookup(batch) == big.lookup(batch)
+        prefixes += batch
+    assert small.cap >= small.size == big.size == len(set(prefixes))
+    n = small.size
+    for a, b in ((small.pred_rows, big.pred_rows), (small.term_rows, big.term_rows), (small.l_state, big.l_state)):
+        assert torch.equal(a.narrow(-2 if a.dim() == 3 else 0, 0, n), b.narrow(-2 if b.dim() == 3 else 0, 0, n))
+    assert not small.term_rows[:n, 0].any()  # blank column stays 0

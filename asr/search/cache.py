@@ -3,7 +3,8 @@
 A prefix's prediction-network output and LM log-probs depend on its labels only, not on its alignment, so
 each distinct prefix is computed once: :meth:`PrefixCache.ensure` finds the prefixes of the beam not yet seen,
 gathers their parents' states (the parent of ``y + (k,)`` is ``y``), runs every scorer once on the whole batch
-and stores the rows in growing slot tensors. Lookups are one ``index_select`` per tensor.
+and stores the rows in growing slot tensors. Lookups are one ``index_select`` per tensor. :class:`LSTMCellCache`
+is the same cache for float LSTM scorers with fewer, stacked kernels and bit-identical rows.
 """
 
 from __future__ import annotations
@@ -141,12 +142,12 @@ class LSTMCellCache:
 
     Used when the prediction network and every LM are :class:`asr.search.scorer.LSTMCellScorer` (plain float
     modules, one layer) and the LMs share their sizes. Per call on ``m`` new prefixes: one gather of the
-    parents' (h, c) per group, the prediction cell and head (5 kernels), the LM cells and heads batched over
-    the LMs (``baddbmm`` over the stacked weights: per LM the same GEMM as ``addmm``), the LM log-softmax and
-    the prefix-only fusion term, every result written straight into its slot rows (``out=``). Every value
-    equals :class:`PrefixCache` + ``LSTMCellScorer`` + the search's fusion term bit for bit (same kernels,
-    same operand order and rounding; ``tests/test_search.py``). Only the fusion-term rows are kept for the
-    LMs (the search reads nothing else of them).
+    parents' ``[h | c]`` rows per group (prediction network; LMs), the prediction cell and head, the LM cells
+    and heads batched over the LMs (``baddbmm`` over the stacked weights: per LM the same GEMM as ``addmm``),
+    the LM log-softmax and the prefix-only fusion term, results written straight into their slot rows
+    (``out=``). Every value equals :class:`PrefixCache` + ``LSTMCellScorer`` + the search's fusion term bit for
+    bit (same kernels, same operand order and rounding; ``tests/test_search.py``). Of the LMs only the
+    states and the fusion-term rows are kept (the search reads nothing else of them).
 
     ``lms``: ``(scorer, weight)`` fusion terms; ``rho``: label reward; ``with_terms``: keep fusion-term rows.
     """
@@ -157,6 +158,7 @@ class LSTMCellCache:
         self.index: dict[tuple[int, ...], int] = {}
         self.size, self.cap = 0, max(1, capacity)
         self.rho, self.with_terms = rho, with_terms
+        self.rho_t = torch.tensor(float(rho))  # 0-dim float32: the same rounded value a Python scalar is cast to
         self.num_lms = len(lms)
         # prediction network: gate table (V, 4Hp), W_hh^T (Hp, 4Hp), head (pred_proj) bias (J,), W^T view (Hp, J)
         self.hp = pred.hidden
@@ -259,7 +261,7 @@ class LSTMCellCache:
             terms.fill_(self.rho)
             return
         prod = logp[..., 1:] * self.l_weight  # (L, m, V - 1): weight_i log P_i, each rounded as weight * lp
-        torch.add(prod[0], self.rho, out=terms)
+        torch.add(prod[0], self.rho_t, out=terms)  # a Python scalar with out= costs a conversion per call
         for i in range(1, self.num_lms):
             terms += prod[i]
 

@@ -38,19 +38,19 @@ class SearchConfig:
             raise ValueError(f"max_label_ratio = {self.max_label_ratio}: must be > 0")
 
 
-def cell_cache(pred, fusion: Fusion, with_terms: bool, observer=None) -> LSTMCellCache | None:
-    """The stacked :class:`LSTMCellCache` when ``pred`` and every LM of ``fusion`` are single-layer float
+def cell_cache(pred, fusion: Fusion, with_terms: bool, observer=None, capacity: int = 1024) -> LSTMCellCache | None:
+    """The stacked :class:`LSTMCellCache` when ``pred`` and every LM of ``fusion`` are single-layer float32
     :class:`LSTMCellScorer` s with linear heads (and the LMs share their sizes); None otherwise."""
     lms = [s for s, _ in fusion.terms]
     cells = [pred, *lms]
     if not all(isinstance(c, LSTMCellScorer) and c.layers == 1 and type(c.head) is nn.Linear
-               and c.head.bias is not None for c in cells):
+               and c.head.bias is not None and c.table.dtype == c.head.weight.dtype == torch.float32 for c in cells):
         return None
     if pred.log_softmax or not all(c.log_softmax for c in lms):
         return None
     if any(c.table.shape != lms[0].table.shape or c.head.weight.shape != lms[0].head.weight.shape for c in lms):
         return None
-    return LSTMCellCache(pred, fusion.terms, fusion.rho, with_terms, observer)
+    return LSTMCellCache(pred, fusion.terms, fusion.rho, with_terms, observer, capacity)
 
 
 class StepScorer:
@@ -73,7 +73,8 @@ class StepScorer:
         self.cache = cell_cache(pred, fusion, self.fused_terms, observer) or PrefixCache(
             [pred, *(s for s, _ in fusion.terms)], observer, derive=self._label_terms if self.fused_terms else None)
         joiner = model.joiner
-        self.plain_joint = isinstance(self.cache, LSTMCellCache) and _plain(joiner.out)
+        self.plain_joint = (isinstance(self.cache, LSTMCellCache) and _plain(joiner.out)
+                            and joiner.out.weight.dtype == encp.dtype == torch.float32)
         if self.plain_joint:
             self.additive = joiner.combine == "additive"
             self.out_bias, self.out_w_t = joiner.out.bias, joiner.out.weight.t()  # as nn.Linear runs it
