@@ -15,6 +15,7 @@ test set, as `asr.train.report` names it) into the workload.yaml
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -44,8 +45,21 @@ def speech_of(manifest: Path) -> str:
     """What speech the test set holds (``asr.train.report.TEST_SETS``; the espeak-ng corpus otherwise)."""
     from asr.train.report import TEST_SETS
 
-    rel = manifest.resolve().relative_to(ROOT).as_posix() if manifest.resolve().is_relative_to(ROOT) else str(manifest)
+    path = Path(os.path.abspath(manifest))  # not resolve(): data/corpus may be a link out of the project
+    rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(manifest)
     return dict(TEST_SETS).get(rel, ESPEAK_SPEECH if rel.startswith("data/corpus/") else "speech of unknown source")
+
+
+def with_accuracy(text: str, accuracy: dict, where: str) -> str:
+    """``text`` of a workload.yaml with its top-level ``accuracy`` mapping replaced by ``accuracy`` (one line),
+    every other line as it was. The old mapping may be wrapped onto indented continuation lines."""
+    line = "accuracy: " + yaml.safe_dump(accuracy, default_flow_style=True, width=10_000).strip() + "\n"
+    out, n = re.subn(r"(?m)^accuracy:.*\n(?:[ \t]+\S.*\n)*", line, text, count=1)
+    if n != 1:
+        raise SystemExit(f"{where}: no accuracy mapping to update")
+    if yaml.safe_load(out).get("accuracy") != accuracy:
+        raise SystemExit(f"{where}: the rewritten accuracy mapping does not read back")
+    return out
 
 
 def _test_set(test_set: str) -> tuple[Path, int]:
@@ -93,11 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{meta_path}: the FP32 decode gives WER {by['fp32']} %, the workload records "
                              f"{acc['wer_percent']} %: not the same decode")
         new = dict(acc, wer_by_precision=by, speech=speech_of(manifest))
-        line = "accuracy: " + yaml.safe_dump(new, default_flow_style=True, width=10_000).strip() + "\n"
-        out, n = re.subn(r"(?m)^accuracy:.*\n", line, text, count=1)
-        if n != 1:
-            raise SystemExit(f"{meta_path}: no one-line accuracy mapping to update")
-        atomic_write_text(meta_path, out)
+        atomic_write_text(meta_path, with_accuracy(text, new, str(meta_path)))
         print(f"{wl}: {s['algorithm']} beam {s['beam']} fusion {s['fusion']}, {len(utts)} utterances: "
               + ", ".join(f"{k} {v:.2f} %" for k, v in by.items()))
     return 0
