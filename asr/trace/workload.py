@@ -41,7 +41,7 @@ def write_decode_trace(
     scale: str = "model",
     paper_cfg=None,
     extra_notes: str = "",
-    model_name: str = "the small model",
+    model_name: str = "the decoded model",
 ) -> Workload:
     """Write the workload of decoded utterances (each ``Decoded`` must carry its call log).
 
