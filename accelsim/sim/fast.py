@@ -187,17 +187,18 @@ def _arrive(c, i, now, arrival, ready_at, blocker, end, ndeps, ht, he, hp, ist, 
 
 
 @njit(cache=True, inline="always")
-def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
+def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
            c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
-    """Piece ``i`` takes its unit at ``now`` (the reference's ``Reference.piece`` from its start)."""
+    """Piece ``i`` (cost key ``ki``) takes its unit at ``now`` (the reference's ``Reference.piece`` from its
+    start)."""
     start[i] = now
-    nbytes = dram[i]
+    nbytes = dram[ki]
     if nbytes <= 0.0:
-        _push(ht, he, hp, ist, now + busy[i], i * 2 + _DONE)
+        _push(ht, he, hp, ist, now + busy[ki], i * 2 + _DONE)
         return
-    w = wid[i]
+    w = wid[ki]
     if w >= 0:
-        core = unit[i] // UNITS_PER_CORE
+        core = unit[ki] // UNITS_PER_CORE
         base = core * nw
         if c_in[base + w]:  # still in this core's scratchpad: move to the most recent end, no DRAM traffic
             if c_tail[core] != w:
@@ -214,7 +215,7 @@ def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_c
                 c_next[base + w] = -1
                 c_tail[core] = w
             hit[i] = True
-            _push(ht, he, hp, ist, now + hit_busy[i], i * 2 + _DONE)
+            _push(ht, he, hp, ist, now + hit_busy[ki], i * 2 + _DONE)
             return
         size = wbytes[w]
         cap = cache_cap[core]
@@ -246,13 +247,13 @@ def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_c
     act_left[na] = nbytes
     ist[_NACTIVE] = na + 1
     _dram_reschedule(now, fst, ist, act_left, bw)
-    act_tfirst[na] = now + lead[i] + nbytes / tiles[i] * (na + 1) / bw
+    act_tfirst[na] = now + lead[ki] + nbytes / tiles[ki] * (na + 1) / bw
 
 
 @njit(cache=True)
-def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
           cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
-    n = len(busy)
+    n = len(key)
     n_units = len(capacity)
     n_edges = len(dep_src)
     start = np.zeros(n, np.float64)
@@ -326,7 +327,7 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
     free = capacity.copy()
     woff = np.zeros(n_units + 1, np.int64)
     for i in range(n):
-        woff[unit[i] + 1] += 1
+        woff[unit[key[i]] + 1] += 1
     for u in range(n_units):
         woff[u + 1] += woff[u]
     wheap = np.empty(n, np.int64)
@@ -375,10 +376,11 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                 _sort_ids(ready_buf, n_ready)
             for k in range(n_ready):
                 c = ready_buf[k]
-                u = unit[c]
+                kc = key[c]
+                u = unit[kc]
                 if free[u] > 0:
                     free[u] -= 1
-                    _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                    _start(c, kc, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
                            c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
                            fst, ist, ht, he, hp, bw)
                 else:
@@ -389,12 +391,12 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                 _sort_ids(ended_buf, n_ended)
             for k in range(n_ended):
                 i = ended_buf[k]
-                u = unit[i]
+                u = unit[key[i]]
                 if wsize[u] > 0:
                     j = _wpop(wheap, woff, wsize, u)
                     if ready_at[j] < now:
                         blocker[j] = i  # held up by this piece occupying the unit
-                    _start(j, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                    _start(j, key[j], now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
                            c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
                            fst, ist, ht, he, hp, bw)
                 else:
@@ -433,11 +435,12 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                 _dram_reschedule(now, fst, ist, act_left, bw)
                 for d in range(nd):
                     i = done_key[d]
-                    if unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
-                        _push(ht, he, hp, ist, now + lead[i], i * 2 + _DONE)
+                    ki = key[i]
+                    if unit[ki] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
+                        _push(ht, he, hp, ist, now + lead[ki], i * 2 + _DONE)
                     else:
-                        a = done_tf[d] + compute[i]
-                        b = now + lead[i] + compute[i] / tiles[i]
+                        a = done_tf[d] + compute[ki]
+                        b = now + lead[ki] + compute[ki] / tiles[ki]
                         t_end = b if b > a else a
                         _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
                 continue
@@ -460,7 +463,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
             for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
                 n_ready = _arrive(kids[e], i, now, now + kid_delay[e], ready_at, blocker, end, ndeps, ht, he, hp, ist,
                                   ready_buf, n_ready)
-            ci = unit[i] // UNITS_PER_CORE
+            ki = key[i]
+            ci = unit[ki] // UNITS_PER_CORE
             for e in range(plink_ptr[i], plink_ptr[i + 1]):
                 k = plinks[e]
                 lo = l_child[k]
@@ -469,8 +473,8 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
                     lo += i - l_parent[k]
                     hi = lo + 1
                 for c in range(lo, hi):
-                    cc = unit[c] // UNITS_PER_CORE
-                    delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[i]) / clock_hz
+                    cc = unit[key[c]] // UNITS_PER_CORE
+                    delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[ki]) / clock_hz
                     n_ready = _arrive(c, i, now, now + delay, ready_at, blocker, end, ndeps, ht, he, hp, ist,
                                       ready_buf, n_ready)
             if gate:
@@ -498,7 +502,7 @@ def check_playable(plan: Plan) -> None:
         raise ValueError("plan: dep_ptr must be non-decreasing")
     if len(plan.cache_bytes) != plan.cores:
         raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
-    if plan.n and (plan.weight_id.max() >= len(plan.weight_bytes)):
+    if plan.keys and (plan.weight_id.max() >= len(plan.weight_bytes)):
         raise ValueError("plan: weight_id beyond weight_bytes")
     if plan.links is not None and plan.links.n >= 2**31:
         raise ValueError("plan: at most 2**31 - 1 links")
@@ -528,8 +532,9 @@ def play_fast(plan: Plan) -> Played:
     gate = plan.utt_rank is not None and plan.n > 0
     utt = ids(plan.utt_rank) if gate else np.zeros(0, np.int64)
     links = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
+    key = ids(plan.piece_key) if plan.piece_key is not None else np.arange(plan.n, dtype=np.int64)
     start, end, blocker, hit, completed = _play(
-        ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
+        key, ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
         f64(plan.tiles), ids(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
         f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
         float(plan.bandwidth_Bps), utt, gate, *_link_arrays(links))
