@@ -33,12 +33,14 @@ def _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, c, n
         diagonal[k] = diag
 
 
-@numba.njit(cache=True)
-def _walk(fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
+@numba.njit(cache=True, _nrt=False)
+def _walk(count, fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
           out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
           load_of_key, class_key0, first_utt):  # pragma: no cover - compiled
+    """One pass over the ops: count the links (``fill`` False) or write them; compiled without reference
+    counting (it allocates nothing; counting the arrays handed to the inlined ``_put`` cost most of its time)."""
     n = len(op_class)
-    count = np.zeros(1, dtype=np.int64)
+    count[0] = 0
     for d in range(n):
         cd = op_class[d]
         q = n_load + p0[d]
@@ -85,14 +87,15 @@ def piece_links(n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
     e64 = np.zeros(0, dtype=np.int64)
     e32 = np.zeros(0, dtype=np.int32)
     eb = np.zeros(0, dtype=np.bool_)
-    m = _walk(False, e64, e32, e64, e32, eb, n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
+    count = np.zeros(1, dtype=np.int64)
+    m = _walk(count, False, e64, e32, e64, e32, eb, n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
               stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt)
     child_lo = np.empty(m, dtype=np.int64)
     child_cnt = np.empty(m, dtype=np.int32)
     parent_lo = np.empty(m, dtype=np.int64)
     parent_cnt = np.empty(m, dtype=np.int32)
     diagonal = np.empty(m, dtype=np.bool_)
-    _walk(True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
+    _walk(count, True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
           out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
           load_of_key, class_key0, first_utt)
     return child_lo, child_cnt, parent_lo, parent_cnt, diagonal

@@ -250,122 +250,14 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
     act_tfirst[na] = now + lead[ki] + nbytes / tiles[ki] * (na + 1) / bw
 
 
-@njit(cache=True)
-def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
-          cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
-    n = len(key)
-    n_units = len(capacity)
-    n_edges = len(dep_src)
-    start = np.zeros(n, np.float64)
-    end = np.zeros(n, np.float64)
-    blocker = np.full(n, -1, np.int64)
-    hit = np.zeros(n, np.bool_)
-    ready_at = np.zeros(n, np.float64)
-    # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
-    # order (not allocated when the plan has none: its dependencies are links)
-    n_kp = n + 1 if n_edges > 0 else 1
-    kid_ptr = np.zeros(n_kp, np.int64)
-    kids = np.empty(n_edges, np.int64)
-    kid_delay = np.empty(n_edges, np.float64)
-    ndeps = np.zeros(n, np.int32)
-    if n_edges > 0:
-        for e in range(n_edges):
-            kid_ptr[dep_src[e] + 1] += 1
-        for i in range(n):
-            kid_ptr[i + 1] += kid_ptr[i]
-        fill = kid_ptr[:n].copy()
-        for c in range(n):
-            ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
-            for e in range(dep_ptr[c], dep_ptr[c + 1]):
-                p = dep_src[e]
-                kids[fill[p]] = c
-                kid_delay[fill[p]] = dep_delay[e]
-                fill[p] += 1
-        fill = fill[:0]
-    # links: for each parent piece, the links it is a parent of (in link order); children count their parents
-    n_links = len(l_child)
-    plink_ptr = np.zeros(n + 1, np.int64)
-    for k in range(n_links):
-        per = 1 if l_diag[k] else l_pcnt[k]
-        for c in range(l_child[k], l_child[k] + l_ccnt[k]):
-            ndeps[c] += per
-        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-            plink_ptr[p + 1] += 1
-    for i in range(n):
-        plink_ptr[i + 1] += plink_ptr[i]
-    plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
-    pfill = plink_ptr[:n].copy()
-    for k in range(n_links):
-        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-            plinks[pfill[p]] = k
-            pfill[p] += 1
-    pfill = pfill[:0]
-    # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
-    n_utt = 0
-    if gate:
-        for i in range(n):
-            if utt[i] + 1 > n_utt:
-                n_utt = utt[i] + 1
-    utt_left = np.zeros(n_utt, np.int64)
-    gated_ptr = np.zeros(n_utt + 1, np.int64)
-    if gate:
-        for i in range(n):
-            utt_left[utt[i]] += 1
-            if ndeps[i] == 0 and utt[i] > 0:
-                gated_ptr[utt[i] + 1] += 1
-        for r in range(n_utt):
-            gated_ptr[r + 1] += gated_ptr[r]
-    gated = np.empty(gated_ptr[n_utt], np.int64)
-    if gate:
-        gfill = gated_ptr[:n_utt].copy()
-        for i in range(n):
-            if ndeps[i] == 0 and utt[i] > 0:
-                gated[gfill[utt[i]]] = i
-                gfill[utt[i]] += 1
-                ndeps[i] = 1
-    # units: free slots and waiting min-heaps (segment of wheap per unit)
-    free = capacity.copy()
-    woff = np.zeros(n_units + 1, np.int64)
-    for i in range(n):
-        woff[unit[key[i]] + 1] += 1
-    for u in range(n_units):
-        woff[u + 1] += woff[u]
-    wheap = np.empty(n, np.int64)
-    wsize = np.zeros(n_units, np.int64)
-    # reuse caches: per core an LRU list over weight ids
-    cores = len(cache_cap)
-    nw = len(wbytes)
-    c_in = np.zeros(cores * nw, np.bool_)
-    c_prev = np.full(cores * nw, -1, np.int64)
-    c_next = np.full(cores * nw, -1, np.int64)
-    c_head = np.full(cores, -1, np.int64)
-    c_tail = np.full(cores, -1, np.int64)
-    cache_used = np.zeros(cores, np.float64)
-    # DRAM channel: active transfers in arrival order (at most one per unit slot)
-    slots = 0
-    for u in range(n_units):
-        slots += capacity[u]
-    act_key = np.empty(slots, np.int64)
-    act_left = np.empty(slots, np.float64)
-    act_tfirst = np.empty(slots, np.float64)
-    done_key = np.empty(slots, np.int64)
-    done_tf = np.empty(slots, np.float64)
-    # event heap (pages are touched only as it grows) and scalar state
-    ht = np.empty(n + 1, np.float64)
-    he = np.empty(n + 1, np.int64)
-    hp = np.empty(n + 1, np.int64)
-    ist = np.zeros(6, np.int64)
-    fst = np.zeros(2, np.float64)
-
-    # per instant: the pieces that became ready and those that ended (settled by the issue step, in id order)
-    ready_buf = np.empty(n, np.int64)
-    ended_buf = np.empty(n, np.int64)
-    utt_last = np.full(n_utt, -1, np.int64)  # per rank, the piece that ended last (ties: highest id)
-    n_ready = 0
-    for i in range(n):
-        if ndeps[i] == 0:
-            ready_buf[n_ready] = i
-            n_ready += 1
+@njit(cache=True, _nrt=False)
+def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ready_at, ndeps,
+          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
+          kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated):  # pragma: no cover - compiled
+    """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
+    allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time)."""
     n_ended = 0
     now = 0.0
     while True:
@@ -492,6 +384,129 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
                         if ndeps[c] == 0:
                             ready_buf[n_ready] = c
                             n_ready += 1
+
+
+@njit(cache=True)
+def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+          cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
+    n = len(key)
+    n_units = len(capacity)
+    n_edges = len(dep_src)
+    start = np.zeros(n, np.float64)
+    end = np.zeros(n, np.float64)
+    blocker = np.full(n, -1, np.int64)
+    hit = np.zeros(n, np.bool_)
+    ready_at = np.zeros(n, np.float64)
+    # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
+    # order (not allocated when the plan has none: its dependencies are links)
+    n_kp = n + 1 if n_edges > 0 else 1
+    kid_ptr = np.zeros(n_kp, np.int64)
+    kids = np.empty(n_edges, np.int64)
+    kid_delay = np.empty(n_edges, np.float64)
+    ndeps = np.zeros(n, np.int32)
+    if n_edges > 0:
+        for e in range(n_edges):
+            kid_ptr[dep_src[e] + 1] += 1
+        for i in range(n):
+            kid_ptr[i + 1] += kid_ptr[i]
+        fill = kid_ptr[:n].copy()
+        for c in range(n):
+            ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
+            for e in range(dep_ptr[c], dep_ptr[c + 1]):
+                p = dep_src[e]
+                kids[fill[p]] = c
+                kid_delay[fill[p]] = dep_delay[e]
+                fill[p] += 1
+        fill = fill[:0]
+    # links: for each parent piece, the links it is a parent of (in link order); children count their parents
+    n_links = len(l_child)
+    plink_ptr = np.zeros(n + 1, np.int64)
+    for k in range(n_links):
+        per = 1 if l_diag[k] else l_pcnt[k]
+        for c in range(l_child[k], l_child[k] + l_ccnt[k]):
+            ndeps[c] += per
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plink_ptr[p + 1] += 1
+    for i in range(n):
+        plink_ptr[i + 1] += plink_ptr[i]
+    plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
+    pfill = plink_ptr[:n].copy()
+    for k in range(n_links):
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plinks[pfill[p]] = k
+            pfill[p] += 1
+    pfill = pfill[:0]
+    # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
+    n_utt = 0
+    if gate:
+        for i in range(n):
+            if utt[i] + 1 > n_utt:
+                n_utt = utt[i] + 1
+    utt_left = np.zeros(n_utt, np.int64)
+    gated_ptr = np.zeros(n_utt + 1, np.int64)
+    if gate:
+        for i in range(n):
+            utt_left[utt[i]] += 1
+            if ndeps[i] == 0 and utt[i] > 0:
+                gated_ptr[utt[i] + 1] += 1
+        for r in range(n_utt):
+            gated_ptr[r + 1] += gated_ptr[r]
+    gated = np.empty(gated_ptr[n_utt], np.int64)
+    if gate:
+        gfill = gated_ptr[:n_utt].copy()
+        for i in range(n):
+            if ndeps[i] == 0 and utt[i] > 0:
+                gated[gfill[utt[i]]] = i
+                gfill[utt[i]] += 1
+                ndeps[i] = 1
+    # units: free slots and waiting min-heaps (segment of wheap per unit)
+    free = capacity.copy()
+    woff = np.zeros(n_units + 1, np.int64)
+    for i in range(n):
+        woff[unit[key[i]] + 1] += 1
+    for u in range(n_units):
+        woff[u + 1] += woff[u]
+    wheap = np.empty(n, np.int64)
+    wsize = np.zeros(n_units, np.int64)
+    # reuse caches: per core an LRU list over weight ids
+    cores = len(cache_cap)
+    nw = len(wbytes)
+    c_in = np.zeros(cores * nw, np.bool_)
+    c_prev = np.full(cores * nw, -1, np.int64)
+    c_next = np.full(cores * nw, -1, np.int64)
+    c_head = np.full(cores, -1, np.int64)
+    c_tail = np.full(cores, -1, np.int64)
+    cache_used = np.zeros(cores, np.float64)
+    # DRAM channel: active transfers in arrival order (at most one per unit slot)
+    slots = 0
+    for u in range(n_units):
+        slots += capacity[u]
+    act_key = np.empty(slots, np.int64)
+    act_left = np.empty(slots, np.float64)
+    act_tfirst = np.empty(slots, np.float64)
+    done_key = np.empty(slots, np.int64)
+    done_tf = np.empty(slots, np.float64)
+    # event heap (pages are touched only as it grows) and scalar state
+    ht = np.empty(n + 1, np.float64)
+    he = np.empty(n + 1, np.int64)
+    hp = np.empty(n + 1, np.int64)
+    ist = np.zeros(6, np.int64)
+    fst = np.zeros(2, np.float64)
+
+    # per instant: the pieces that became ready and those that ended (settled by the issue step, in id order)
+    ready_buf = np.empty(n, np.int64)
+    ended_buf = np.empty(n, np.int64)
+    utt_last = np.full(n_utt, -1, np.int64)  # per rank, the piece that ended last (ties: highest id)
+    n_ready = 0
+    for i in range(n):
+        if ndeps[i] == 0:
+            ready_buf[n_ready] = i
+            n_ready += 1
+    _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ready_at, ndeps,
+          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
+          kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated)
     return start, end, blocker, hit, ist[_COMPLETED]
 
 
