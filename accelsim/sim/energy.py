@@ -123,9 +123,9 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     n = len(ops)
     key, matrix, names = _per_key_counts(result)
     oc = op_codes(result.workload)
-    kind = np.array(oc.kind.names, dtype=object)[oc.kind.codes]
     costs = result.costs
-    extra = stream_action_counts(kind, costs["dram_bytes"], costs["tiles"], costs["out_bytes"])
+    extra = stream_action_counts((oc.kind.codes, oc.kind.names), costs["dram_bytes"], costs["tiles"],
+                                 costs["out_bytes"])
     dep_ptr, dep_src = oc.dep_ptr, oc.dep_src
     dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
     core = np.asarray(result.core, dtype=np.int64)
