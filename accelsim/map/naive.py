@@ -98,7 +98,7 @@ def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: 
     # fetches a cache would still need: runs of consecutive uses of a weight among its core's matmuls (in
     # issue order); a run re-reads the weight from the scratchpad, so only its first use costs DRAM bytes
     mm_idx = np.flatnonzero(is_mm)
-    order = mm_idx[np.argsort(op_core[mm_idx], kind="stable")]
+    order = mm_idx[np.argsort(_small_ints(op_core[mm_idx]), kind="stable")]
     seq_w, seq_c = codes[order], op_core[order]
     new_run = np.ones(len(order), dtype=bool)
     new_run[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_c[1:] != seq_c[:-1])
@@ -143,6 +143,14 @@ def naive_mapping(arch: ArchSpec, workload: Workload, *,
     residency = choose_residency(oc, core, workload.meta.weights, arch)
     pinned = {w: (c,) for c, ws in enumerate(residency.pinned) for w in sorted(ws)}
     return Mapping(name="naive", streams=streams, pinned=pinned), residency
+
+
+def _small_ints(x: np.ndarray) -> np.ndarray:
+    """``x`` (ints >= 0) as int8 or int16 when they fit: numpy's stable argsort of such keys is a radix sort
+    (linear), and a stable sort's order is the same whatever the key dtype."""
+    if not len(x) or x.min() < 0 or x.max() >= 2**15:
+        return x
+    return x.astype(np.int8 if x.max() < 2**7 else np.int16)
 
 
 def _work(oc: OpCodes) -> np.ndarray:

@@ -226,8 +226,7 @@ class Plan:
         if m:
             if (lk.child_cnt < 1).any() or (lk.parent_cnt < 1).any():
                 raise ValueError("plan: a link needs >= 1 child and >= 1 parent")
-            if (lk.child_lo < 0).any() or (lk.child_lo + lk.child_cnt > n).any() or (lk.parent_lo < 0).any() \
-                    or (lk.parent_lo + lk.parent_cnt > n).any():
+            if not _ranges_inside(lk.child_lo, lk.child_cnt, n) or not _ranges_inside(lk.parent_lo, lk.parent_cnt, n):
                 raise ValueError("plan: a link names a piece that does not exist")
             if (lk.diagonal & (lk.child_cnt != lk.parent_cnt)).any():
                 raise ValueError("plan: a diagonal link needs as many parents as children")
@@ -237,6 +236,16 @@ class Plan:
                 raise ValueError(f"plan: links.{name} must be finite and >= 0")
         if not (np.isfinite(lk.clock_hz) and lk.clock_hz > 0):
             raise ValueError("plan: links.clock_hz must be finite and > 0")
+
+
+def _ranges_inside(lo: np.ndarray, cnt: np.ndarray, n: int) -> bool:
+    """Whether every range ``[lo, lo + cnt)`` lies in ``[0, n)`` (blockwise: no link-sized temporaries)."""
+    block = 1 << 20
+    for a in range(0, len(lo), block):
+        x, c = lo[a:a + block], cnt[a:a + block]
+        if x.min() < 0 or (x + c).max() > n:
+            return False
+    return True
 
 
 def _link_arrays(lk: Links) -> tuple:
