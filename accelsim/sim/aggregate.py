@@ -178,3 +178,52 @@ def ops_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         op_row[d] = piece_key[lo] - n_load
     return (op_start, op_end, op_busy, op_dram, op_saved, op_resident, op_macs, op_elem, op_blocker, op_row,
             piece_dram)
+
+
+@njit(cache=True)
+def use_by_label(piece_op, op_label, n_labels, unit, n_units, start, end, dram):  # pragma: no cover - compiled
+    """Per (label, unit): busy seconds (``end - start``) of the pieces; per label: their DRAM bytes. A piece of
+    op ``o >= 0`` has label ``op_label[o]``, a piece of no op (-1) label ``n_labels``; the sums run in piece
+    order, as ``np.bincount`` sums its weights (rows: ``n_labels + 1``)."""
+    busy = np.zeros((n_labels + 1) * n_units)
+    nbytes = np.zeros(n_labels + 1)
+    for p in range(len(piece_op)):
+        o = piece_op[p]
+        lab = op_label[o] if o >= 0 else n_labels
+        busy[lab * n_units + unit[p]] += end[p] - start[p]
+        nbytes[lab] += dram[p]
+    return busy.reshape((n_labels + 1, n_units)), nbytes
+
+
+@njit(cache=True)
+def busy_by_unit_s(unit, n_units, start, end):  # pragma: no cover - compiled
+    """Per unit: the busy seconds (``end - start``) of its pieces summed as ``dur[unit == u].sum()`` sums them
+    (numpy's pairwise summation over that unit's pieces in order)."""
+    count = np.zeros(n_units, np.int64)
+    for p in range(len(unit)):
+        count[unit[p]] += 1
+    out = np.zeros(n_units)
+    buf = np.empty(len(unit))
+    for u in range(n_units):
+        k = 0
+        for p in range(len(unit)):
+            if unit[p] == u:
+                buf[k] = end[p] - start[p]
+                k += 1
+        out[u] = pairwise_sum(buf, 0, k) if k else 0.0  # (an empty numpy sum is 0.0, not -0.0)
+    return out
+
+
+@njit(cache=True)
+def ring_byte_hops(dep_ptr, dep_src, out_bytes, core, hop_table):  # pragma: no cover - compiled
+    """Per op: byte-hops its inputs travel (each parent's result bytes times the hops between their cores),
+    summed over its parents in order (as ``np.bincount`` over the edges sums them)."""
+    n = len(dep_ptr) - 1
+    out = np.zeros(n)
+    for d in range(n):
+        acc = 0.0
+        for e in range(dep_ptr[d], dep_ptr[d + 1]):
+            s = dep_src[e]
+            acc += out_bytes[s] * hop_table[core[s], core[d]]
+        out[d] = acc
+    return out
