@@ -252,12 +252,13 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 
 @njit(cache=True, _nrt=False)
 def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
-          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ready_at, ndeps,
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
           kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
           clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated):  # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
-    allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time)."""
+    allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
+    piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts."""
     n_ended = 0
     now = 0.0
     while True:
@@ -286,7 +287,7 @@ def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, d
                 u = unit[key[i]]
                 if wsize[u] > 0:
                     j = _wpop(wheap, woff, wsize, u)
-                    if ready_at[j] < now:
+                    if start[j] < now:
                         blocker[j] = i  # held up by this piece occupying the unit
                     _start(j, key[j], now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
                            c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
@@ -353,7 +354,7 @@ def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, d
             ended_buf[n_ended] = i
             n_ended += 1
             for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
-                n_ready = _arrive(kids[e], i, now, now + kid_delay[e], ready_at, blocker, end, ndeps, ht, he, hp, ist,
+                n_ready = _arrive(kids[e], i, now, now + kid_delay[e], start, blocker, end, ndeps, ht, he, hp, ist,
                                   ready_buf, n_ready)
             ki = key[i]
             ci = unit[ki] // UNITS_PER_CORE
@@ -367,7 +368,7 @@ def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, d
                 for c in range(lo, hi):
                     cc = unit[key[c]] // UNITS_PER_CORE
                     delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[ki]) / clock_hz
-                    n_ready = _arrive(c, i, now, now + delay, ready_at, blocker, end, ndeps, ht, he, hp, ist,
+                    n_ready = _arrive(c, i, now, now + delay, start, blocker, end, ndeps, ht, he, hp, ist,
                                       ready_buf, n_ready)
             if gate:
                 r = utt[i]
@@ -378,7 +379,7 @@ def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, d
                 if utt_left[r] == 0 and r + 1 < n_utt:
                     for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
                         c = gated[g]
-                        ready_at[c] = now
+                        start[c] = now
                         blocker[c] = utt_last[r]
                         ndeps[c] -= 1
                         if ndeps[c] == 0:
@@ -396,7 +397,6 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
     end = np.zeros(n, np.float64)
     blocker = np.full(n, -1, np.int64)
     hit = np.zeros(n, np.bool_)
-    ready_at = np.zeros(n, np.float64)
     # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
     # order (not allocated when the plan has none: its dependencies are links)
     n_kp = n + 1 if n_edges > 0 else 1
@@ -503,10 +503,10 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
             ready_buf[n_ready] = i
             n_ready += 1
     _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
-          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ready_at, ndeps,
-          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
-          kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
-          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated)
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps, act_key,
+          act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr, kids,
+          kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles, clock_hz,
+          gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated)
     return start, end, blocker, hit, ist[_COMPLETED]
 
 
