@@ -30,10 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import dense_key
 from accelsim.cost.vector import work_counts
 from accelsim.cost.transfer import tensor_bytes
-from accelsim.map.build import weight_precision
+from accelsim.map.build import op_classes, weight_precision
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
@@ -134,7 +133,7 @@ def naive_mapping(arch: ArchSpec, workload: Workload, *,
     """Today's mapping as a :class:`Mapping` (every stream whole on one core, per-core pinning, free load);
     with ``placement_only``, streams only (nothing pinned, no residency)."""
     oc = op_codes(workload)
-    work = _work(oc)
+    work = _work(workload)
     placement = place_streams(oc, work, arch)
     streams = {s: StreamMap((c,)) for s, c in placement.items()}
     if placement_only:
@@ -153,11 +152,12 @@ def _small_ints(x: np.ndarray) -> np.ndarray:
     return x.astype(np.int8 if x.max() < 2**7 else np.int16)
 
 
-def _work(oc: OpCodes) -> np.ndarray:
+def _work(workload: Workload) -> np.ndarray:
     """Machine-independent work of every op (:func:`accelsim.cost.vector.work_counts`: MACs plus SFU element
-    operations), evaluated once per distinct key."""
+    operations), evaluated once per op class (:func:`accelsim.map.build.op_classes`, kept on the workload)."""
+    oc = op_codes(workload)
+    op_class, first = op_classes(workload)
     cols = [oc.kind.codes, oc.func.codes, oc.m, oc.k, oc.n]
-    codes, first = dense_key(cols)
     work = np.array([sum(work_counts(oc.kind.names[kc], oc.func.names[fc], m, k, n))
                      for kc, fc, m, k, n in np.stack([c[first] for c in cols], axis=1).tolist()], dtype=np.float64)
-    return work[codes]
+    return work[op_class]

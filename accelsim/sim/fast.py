@@ -513,7 +513,7 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
 def check_playable(plan: Plan) -> None:
     """Raise ValueError unless the compiled loop can index every array of ``plan`` safely."""
     plan.check()
-    if len(plan.dep_ptr) > 1 and (np.diff(plan.dep_ptr) < 0).any():
+    if len(plan.dep_ptr) > 1 and (plan.dep_ptr[1:] < plan.dep_ptr[:-1]).any():  # (no int64 diff temporary)
         raise ValueError("plan: dep_ptr must be non-decreasing")
     if len(plan.cache_bytes) != plan.cores:
         raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
