@@ -297,8 +297,9 @@ def _check_shapes_and_funcs(ops: pd.DataFrame, meta: WorkloadMeta) -> list[str]:
     return problems
 
 
-def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
-    """Semantic checks of the ops table against the format; raises TraceError listing the first problems."""
+def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> tuple[np.ndarray, np.ndarray]:
+    """Semantic checks of the ops table against the format; raises TraceError listing the first problems.
+    Returns the dependencies as CSR (:func:`deps_csr`), which the checks read anyway."""
     problems: list[str] = []
     n = len(ops)
     if not np.array_equal(ops["id"].to_numpy(), np.arange(n)):
@@ -351,6 +352,7 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> None:
             problems.append(f"op {op_id}: deps {list(ops['deps'].iloc[op_id])[:5]} must name earlier ops")
     if problems:
         raise TraceError(f"{where}: invalid ops table:\n  " + "\n  ".join(problems[:10]))
+    return ptr, flat
 
 
 def load_workload(directory: str | Path) -> Workload:
@@ -414,5 +416,6 @@ def load_workload(directory: str | Path) -> Workload:
     ops = pd.DataFrame(data, copy=False)  # no second copy of the columns (Arrow buffers or fresh arrays)
     del table, data
     pa.default_memory_pool().release_unused()  # decoded pages the columns no longer need go back to the OS
-    _check_ops(str(ops_path), ops, meta)
-    return Workload(path=directory, meta=meta, ops=ops)
+    csr = _check_ops(str(ops_path), ops, meta)
+    # the checked CSR serves the integer view (accelsim.trace.coded.op_codes) without converting deps again
+    return Workload(path=directory, meta=meta, ops=ops, cache={"deps_csr": (ops, *csr)})
