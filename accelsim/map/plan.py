@@ -112,7 +112,8 @@ class Edges:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """Flat arrays an engine plays (module docstring). Per piece unless said otherwise."""
+    """Flat arrays an engine plays (module docstring). Per piece unless said otherwise; the cost columns
+    (:data:`KEYED_COLUMNS`) per key when ``piece_key`` is set."""
 
     piece_op: np.ndarray  # int32 or int64 (ids: either), trace op id of each piece (-1: none)
     unit: np.ndarray  # int32 or int64, global unit id
