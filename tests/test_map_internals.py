@@ -153,7 +153,7 @@ def test_piece_edges_follow_the_documented_rules(wl, shape, overlap):
         streams = {s: StreamMap((0, 1, 2), axis) for s in enc} | {s: StreamMap((3, 1), axis) for s in dec}
     pinned = choose_pinned(arch, wl, streams, True) if shape == "loads" else {}
     mapping = Mapping(name="t", streams=streams, pinned=pinned, charge_load=bool(pinned))
-    built = build_plan(arch, wl, mapping, overlap=overlap)
+    built = build_plan(arch, wl, mapping, overlap=overlap).per_piece()  # per-key arrays per piece
     plan = built.plan
     if shape == "loads":
         assert built.loads > 0

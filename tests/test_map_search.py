@@ -87,7 +87,7 @@ def test_sub_array_closed_forms_match_the_cost_model():
 
 def test_n_split_cuts_every_matmul_and_gathers_over_the_ring(tiny):
     arch = _arch("int4")
-    built = build_plan(arch, tiny, _split_all(tiny, 4, "n"))
+    built = build_plan(arch, tiny, _split_all(tiny, 4, "n")).per_piece()
     plan = built.plan
     ops = tiny.ops
     mm = np.flatnonzero((ops["kind"].astype(str) == "matmul").to_numpy())
@@ -110,7 +110,7 @@ def test_n_split_cuts_every_matmul_and_gathers_over_the_ring(tiny):
 
 def test_k_split_reduces_partial_sums_on_the_root(tiny):
     arch = _arch("int4")
-    built = build_plan(arch, tiny, _split_all(tiny, 3, "k"))
+    built = build_plan(arch, tiny, _split_all(tiny, 3, "k")).per_piece()
     plan = built.plan
     ops = tiny.ops
     op = int(np.flatnonzero((ops["kind"].astype(str) == "matmul").to_numpy())[0])
@@ -134,7 +134,7 @@ def test_split_weights_pin_their_slices_and_loads_are_charged(tiny2):
     full = tiny2.meta.weights[w].elements * PRECISION_BYTES["fp16"]
     assert free.pinned_bytes.sum() == pytest.approx(full) and free.pinned_bytes.max() == pytest.approx(full / 4)
     assert free.loads == 0 and paid.loads == 4
-    assert paid.plan.dram_bytes[:4].sum() == pytest.approx(full)
+    assert paid.plan.column("dram_bytes")[:4].sum() == pytest.approx(full)  # the load pieces come first
     r_free = simulate(arch, tiny2, mapping=base)
     r_paid = simulate(arch, tiny2, mapping=charged)
     assert r_paid.sim_s > r_free.sim_s  # the load is on the first reader's path
@@ -209,7 +209,7 @@ def _ring_slack_s(small_arch, big_arch, result) -> float:
         return 0.0
     from accelsim.cost.transfer import ring_hops
 
-    built = build_plan(small_arch, result.workload, result.mapping)
+    built = build_plan(small_arch, result.workload, result.mapping).per_piece()
     plan = built.plan
     edges = plan.edges()
     dst = np.repeat(np.arange(plan.n), np.diff(edges.ptr))

@@ -124,17 +124,22 @@ def op_action_counts(kind: str, func: str, m: int, k: int, n: int, w_prec: str, 
     return out
 
 
-def stream_action_counts(kind: np.ndarray, dram_bytes: np.ndarray, tiles: np.ndarray, out_bytes: np.ndarray
+def stream_action_counts(kind: np.ndarray | tuple, dram_bytes: np.ndarray, tiles: np.ndarray, out_bytes: np.ndarray
                          ) -> dict[str, np.ndarray]:
     """Per-op counts the run's data movement adds: DRAM bytes, their landing in the scratchpad, descriptors.
 
-    ``kind`` op kinds, ``dram_bytes`` bytes each op fetched from DRAM (0 on a reuse hit or when resident),
-    ``tiles`` weight-stream tiles of a streamed matmul (one descriptor each), ``out_bytes`` an embedding's
-    result bytes (a resident row is copied: read once more).
+    ``kind`` op kinds (strings, or a pair of integer codes and their labels), ``dram_bytes`` bytes each op
+    fetched from DRAM (0 on a reuse hit or when resident), ``tiles`` weight-stream tiles of a streamed matmul
+    (one descriptor each), ``out_bytes`` an embedding's result bytes (a resident row is copied: read once more).
     """
     streamed = dram_bytes > 0
-    is_mm = kind == "matmul"
-    is_emb = kind == "embedding"
+    if isinstance(kind, tuple):  # (codes, labels): no string per op
+        codes, names = kind
+        is_mm = codes == (list(names).index("matmul") if "matmul" in names else -1)
+        is_emb = codes == (list(names).index("embedding") if "embedding" in names else -1)
+    else:
+        is_mm = kind == "matmul"
+        is_emb = kind == "embedding"
     return {
         "dram.byte": np.asarray(dram_bytes, dtype=np.float64),
         "scratchpad.write_byte": np.where(streamed, dram_bytes, 0.0) + np.where(is_emb & ~streamed, out_bytes, 0.0),

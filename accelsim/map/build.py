@@ -17,7 +17,7 @@ sorted names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -25,7 +25,7 @@ import pandas as pd
 from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
 from accelsim.errors import SpecError
-from accelsim.map.edges import piece_links
+from accelsim.map.edges import expand_pieces, piece_links
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
@@ -50,19 +50,37 @@ def weight_bytes_of(arch: ArchSpec, workload: Workload) -> dict[str, float]:
 
 @dataclass(frozen=True, eq=False)
 class Built:
-    """A plan plus what the result needs to aggregate pieces back to ops (per piece unless said)."""
+    """A plan plus what the result needs to aggregate pieces back to ops. Per *key* of the plan's cost
+    columns (``plan.piece_key``; per piece when it has none): ``role`` and ``core`` (load keys first), and
+    ``costs``, ``on_chip_busy_s`` and ``resident`` (of the op pieces' keys: key ``nl + r`` is row ``r``).
+    :meth:`per_piece` gives the same with every array per piece."""
 
     plan: Plan
     role: np.ndarray  # WHOLE / SLICE / PARTIAL / REDUCE / LOAD
     core: np.ndarray
-    costs: dict[str, np.ndarray]  # cost_arrays columns per piece (resident as mapped; without the time parts
-    # the plan holds: dispatch_s, first_s, compute_s)
+    costs: dict[str, np.ndarray]  # cost_arrays columns (resident as mapped; without the time parts the plan
+    # holds: dispatch_s, first_s, compute_s)
     on_chip_busy_s: np.ndarray
     resident: np.ndarray
     op_core: np.ndarray  # per op: its root core
     pinned_bytes: np.ndarray  # per core: bytes of pinned weights (slices)
     pinned_per_core: tuple[frozenset[str], ...]
     loads: int  # number of load pieces (at the head)
+    op_piece0: np.ndarray | None = None  # per op (n + 1): its first piece after the loads (None: piece = op)
+
+    def per_piece(self) -> Built:
+        """The same with the plan expanded (:meth:`~accelsim.map.plan.Plan.expanded`) and every per-key array
+        per piece (for inspection and tests)."""
+        key = self.plan.piece_key
+        if key is None:
+            return self
+        nl = self.loads
+        rows = key[nl:].astype(np.int64) - nl
+        keyed = len(self.resident)
+        costs = {c: (v[rows] if c not in ("precision_names", "distinct_keys") and len(v) == keyed else v)
+                 for c, v in self.costs.items()}
+        return replace(self, plan=self.plan.expanded(), role=self.role[key], core=self.core[key], costs=costs,
+                       on_chip_busy_s=self.on_chip_busy_s[rows], resident=self.resident[rows])
 
 
 def slice_length(d, g, j):
@@ -136,10 +154,41 @@ def sub_array_compute_s(pieces: pd.DataFrame | OpTable, arch: ArchSpec, memo: Co
     return out
 
 
+def op_classes(workload: Workload) -> tuple[np.ndarray, np.ndarray]:
+    """(class of each op, first op of each class): ops of equal kind, func, precision class, weight, stream
+    and shape get the same pieces, costs and cores under every mapping, so a plan costs each class once
+    (computed once per workload, then kept on it)."""
+    got = workload.cache.get("op_classes")
+    if got is None:
+        oc = op_codes(workload)
+        codes, first = dense_key([oc.kind.codes, oc.func.codes, oc.pclass.codes, oc.weight.codes, oc.stream.codes,
+                                  oc.m, oc.k, oc.n])
+        got = workload.cache["op_classes"] = (codes.astype(np.int32 if len(first) < 2**31 else np.int64), first)
+    return got
+
+
+def utt_ranks(workload: Workload) -> np.ndarray:
+    """Per op the rank of its utterance id among the workload's distinct ids (0 = the smallest), int32 or
+    int64 (computed once per workload, then kept on it)."""
+    got = workload.cache.get("utt_rank")
+    if got is None:
+        utt = op_codes(workload).utt
+        if len(utt) > 1 and (utt[1:] >= utt[:-1]).all():  # in order (as traces are): a rank per change
+            got = np.zeros(len(utt), dtype=np.int64)
+            np.cumsum(utt[1:] != utt[:-1], out=got[1:])
+        else:
+            got = np.unique(utt, return_inverse=True)[1].astype(np.int64).reshape(-1)
+        got = workload.cache["utt_rank"] = got.astype(np.int32 if len(utt) < 2**31 else np.int64)
+    return got
+
+
 def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap: str = "full",
                memo: CostMemo | None = None) -> Built:
     """The plan of ``mapping`` (module docstring); raises SpecError when the mapping does not fit ``arch``.
-    ``memo`` (a :class:`~accelsim.cost.op.CostMemo` of ``arch``) keeps op costs across calls."""
+    ``memo`` (a :class:`~accelsim.cost.op.CostMemo` of ``arch``) keeps op costs across calls. The plan has
+    cost keys (:class:`~accelsim.map.plan.Plan`): one per piece of each op class (:func:`op_classes`), after
+    one per start-up load; everything costed is costed per key, and only piece ids, keys and utterance ranks
+    are per piece."""
     oc = op_codes(workload)
     n = len(oc)
     where = f"mapping {mapping.name}"
@@ -155,55 +204,53 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     gpad = np.array([list(g) + [g[0]] * (gmax - len(g)) for g in groups], dtype=np.int32)
     gsize = np.array([len(g) for g in groups], dtype=np.int64)
     ksplit = np.array([mapping.streams[s].split == "k" for s in snames], dtype=bool)
-    kcodes, knames = oc.kind.codes, oc.kind.names
+
+    # per op class (suffix-free names below are per class): how it splits
+    op_class, first_op = op_classes(workload)
+    nc = len(first_op)
+    ct = OpTable.take(oc, first_op)
+    sc = scodes[first_op]
+    kcodes, knames = ct.kind.codes, ct.kind.names
     is_mm = np.array([k == "matmul" for k in knames], dtype=bool)[kcodes]
     is_vec = np.array([k in SLICEABLE_VECTOR for k in knames], dtype=bool)[kcodes]
-    m_op, k_op, n_op = oc.m, oc.k, oc.n
-    g_op = gsize[scodes]
-    ks_op = ksplit[scodes] & is_mm
-    ns_op = (is_mm & ~ksplit[scodes]) | (is_vec & ~ksplit[scodes])
-    g_eff = np.where(ks_op, np.minimum(g_op, np.maximum(k_op, 1)), np.where(ns_op, np.minimum(g_op, n_op), 1))
-    g_eff = np.where(g_op > 1, g_eff, 1)
-    has_reduce = ks_op & (g_eff > 1)
+    m_c, k_c, n_c = ct.m, ct.k, ct.n
+    g_c = gsize[sc]
+    ks_c = ksplit[sc] & is_mm
+    ns_c = (is_mm & ~ksplit[sc]) | (is_vec & ~ksplit[sc])
+    g_eff = np.where(ks_c, np.minimum(g_c, np.maximum(k_c, 1)), np.where(ns_c, np.minimum(g_c, n_c), 1))
+    g_eff = np.where(g_c > 1, g_eff, 1)
+    has_reduce = ks_c & (g_eff > 1)
     npieces = g_eff + has_reduce
     split_any = bool((npieces > 1).any())
 
-    # pieces of ops, in op order
-    p0 = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(npieces, out=p0[1:])
-    total = int(p0[-1])
-    idt = np.int32 if total < 2**31 - 2**20 else np.int64  # piece ids (loads included)
-    if split_any:
-        piece_op = np.repeat(np.arange(n, dtype=idt), npieces)
-        j = np.arange(total, dtype=np.int64)
-        j -= p0[:-1][piece_op]
-        gp = g_eff[piece_op]
-        red = has_reduce[piece_op] & (j == gp)
-        role = np.where(gp > 1, np.where(ks_op[piece_op], np.int8(PARTIAL), np.int8(SLICE)), np.int8(WHOLE))
-        role[red] = REDUCE
-        core = gpad[scodes[piece_op], np.where(red, 0, j)]
-        pm, pk, pn = m_op[piece_op], k_op[piece_op], n_op[piece_op]
-        pn = np.where(role == SLICE, slice_length(pn, gp, j), pn)
-        pk = np.where(role == PARTIAL, slice_length(pk, gp, j), pk)
-        pm = np.where(red, pm * (gp - 1), pm)
-        pk = np.where(red, 0, pk)
+    # cost keys: the pieces of each class, in class order (op d's pieces have its class's keys, in order)
+    k0 = np.zeros(nc + 1, dtype=np.int64)
+    np.cumsum(npieces, out=k0[1:])
+    total = int(k0[-1])  # keys of op pieces (below "piece" means such a key)
+    key_class = np.repeat(np.arange(nc, dtype=np.int64), npieces)
+    j = np.arange(total, dtype=np.int64)
+    j -= k0[:-1][key_class]
+    gp = g_eff[key_class]
+    red = has_reduce[key_class] & (j == gp)
+    role = np.where(gp > 1, np.where(ks_c[key_class], np.int8(PARTIAL), np.int8(SLICE)), np.int8(WHOLE))
+    role[red] = REDUCE
+    core = gpad[sc[key_class], np.where(red, 0, j)]
+    pm, pk, pn = m_c[key_class], k_c[key_class], n_c[key_class]
+    pn = np.where(role == SLICE, slice_length(pn, gp, j), pn)
+    pk = np.where(role == PARTIAL, slice_length(pk, gp, j), pk)
+    pm = np.where(red, pm * (gp - 1), pm)
+    pk = np.where(red, 0, pk)
 
-        def cat(col: Labelled, override: str) -> Labelled:  # a reduce piece is a vector add of partial sums
-            col, code = col.with_name(override)
-            small = np.int16 if len(col.names) < 2**15 else np.int64
-            pc = col.codes.astype(small)[piece_op]
-            pc[red] = code
-            return Labelled(pc, col.names)
+    def cat(col: Labelled, override: str) -> Labelled:  # a reduce piece is a vector add of partial sums
+        if not red.any():
+            return col.take(key_class)
+        col, code = col.with_name(override)
+        pc = col.codes[key_class]
+        pc[red] = code
+        return Labelled(pc, col.names)
 
-        pieces = OpTable(cat(oc.kind, "elementwise"), cat(oc.func, "add"), cat(oc.pclass, "elementwise"),
-                         cat(oc.weight, ""), pm, pk, pn)
-    else:
-        piece_op = np.arange(n, dtype=np.int64)
-        gp = np.ones(n, dtype=np.int64)
-        role = np.full(n, WHOLE, dtype=np.int8)
-        core = gpad[scodes, 0]
-        pk, pn = k_op, n_op
-        pieces = oc
+    pieces = OpTable(cat(ct.kind, "elementwise"), cat(ct.func, "add"), cat(ct.pclass, "elementwise"),
+                     cat(ct.weight, ""), pm, pk, pn)
     wcodes, wnames = pieces.weight.codes, list(pieces.weight.names)
     nw = len(wnames)
     wclass = {w: meta.pclass for w, meta in workload.meta.weights.items()}
@@ -223,19 +270,16 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     pw = wcodes
     reads_pinned = has_w & holders[pw, core] & np.where(role == WHOLE, nhold[pw] == 1,
                                                         (role != REDUCE) & (nhold[pw] == gp))
-    j = gp = red = None  # noqa: F841  (no longer read: freed before the costs)
     resident = ~has_w | reads_pinned  # an op without weights reads nothing from DRAM
     sub_s = sub_array_compute_s(pieces, arch, memo) if mapping.sub_arrays else None
+    costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
     if resident.all():
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
         on_chip_busy = costs["busy_s"]
     else:  # what a reuse-cache hit takes: the on-chip busy time, costed anew only for the streamed pieces
-        costs = _costs(pieces, arch, wclass, resident, sub_s, memo, PIECE_FIELDS)
         on_chip_busy = costs["busy_s"].copy()
         streamed = np.flatnonzero(~resident)
         on_chip_busy[streamed] = _costs(OpTable.take(pieces, streamed), arch, wclass, np.ones(len(streamed), bool),
                                         None if sub_s is None else sub_s[streamed], memo, ())["busy_s"]
-        streamed = None
 
     # bytes each core holds: pinned slices, sized by what its pieces read
     is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
@@ -248,7 +292,6 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         full = np.array([tensor_bytes(workload.meta.weights[w].elements, wprec[w]) if w else 0.0 for w in wnames],
                         dtype=np.float64)
         piece_wbytes = np.where(is_emb_p, full[pw], piece_wbytes)
-    pieces = pm = pk = pn = sub_s = is_emb_p = None  # noqa: F841  (free what is no longer read)
     held = np.zeros((nw, arch.cores), dtype=np.float64)
     if reads_pinned.any():
         np.maximum.at(held, (pw[reads_pinned], core[reads_pinned]), piece_wbytes[reads_pinned])
@@ -267,17 +310,20 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                         f"{budget:.0f} (core.scratchpad.size x weight_fraction)")
     pinned_per_core = tuple(frozenset(wnames[i] for i in np.flatnonzero(held[:, c] > 0)) for c in range(arch.cores))
 
+    # pieces of ops, in op order: op d's are p0[d] .. p0[d + 1] - 1 (after the loads)
+    p0 = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(npieces[op_class], out=p0[1:])
+    n_op_pieces = int(p0[-1])
+
     # edges between pieces (accelsim.map.edges): trace dependencies, partial sums -> reduce, "after" streams,
     # overlap none, start-up loads; each with the time a result needs to cross cores
     dep_ptr, dep_src = oc.dep_ptr, oc.dep_src
     in_cnt = npieces - has_reduce
-    out_start = np.where(has_reduce, p0[1:] - 1, p0[:-1])
+    out_off = np.where(has_reduce, npieces - 1, 0)
     out_cnt = np.where(has_reduce, 1, npieces)
     # "after": stream s starts (per utterance) when stream `after` has finished: its entry ops (no parent in
     # their own stream) wait for every piece of the other stream's last op of that utterance
-    utt = oc.utt
-    uniq_utt, utt_rank_op = np.unique(utt, return_inverse=True)
-    utt_rank_op = utt_rank_op.astype(np.int64).reshape(-1)
+    utt_rank_op = utt_ranks(workload)
     after_op = np.full(n, -1, dtype=np.int64)
     afters = [(si, snames.index(mapping.streams[s].after)) for si, s in enumerate(snames)
               if mapping.streams[s].after and mapping.streams[s].after in snames]
@@ -286,7 +332,8 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         same = scodes[dep_src] == scodes[dep_dst]
         has_own_parent = np.zeros(n, dtype=bool)
         has_own_parent[dep_dst[same]] = True
-        nu = len(uniq_utt)
+        dep_dst = same = None  # noqa: F841
+        nu = int(utt_rank_op.max()) + 1 if n else 0
         last_op = np.full(len(snames) * nu, -1, dtype=np.int64)  # per (stream, utterance): its last op
         np.maximum.at(last_op, scodes * nu + utt_rank_op, np.arange(n, dtype=np.int64))
         for si, ai in afters:
@@ -303,17 +350,18 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         for i, c in zip(*np.nonzero(held)):
             loads.append((int(i), int(c), float(held[i, c])))
     nl = len(loads)
-    load_of_piece = np.full(total, -1, dtype=np.int64)
+    load_of_key = np.full(total, -1, dtype=np.int64)
+    first_utt = np.zeros(0, dtype=bool)
     if nl:
-        first_utt = utt_rank_op[piece_op] == 0 if arch.scheduler.utterances == "sequential" else np.ones(total, bool)
+        first_utt = utt_rank_op == 0 if arch.scheduler.utterances == "sequential" else np.ones(n, bool)
         load_of = np.full((nw, arch.cores), -1, dtype=np.int64)
         for li, (i, c, _b) in enumerate(loads):
             load_of[i, c] = li
-        readers = np.flatnonzero(reads_pinned & first_utt)
-        load_of_piece[readers] = load_of[pw[readers], core[readers]]
+        readers = np.flatnonzero(reads_pinned)
+        load_of_key[readers] = load_of[pw[readers], core[readers]]
 
     def head(x, fill, dtype=None):
-        """The per-piece column ``x`` with the load pieces' ``fill`` in front (``x`` itself without loads)."""
+        """The per-key column ``x`` with the load keys' ``fill`` in front (``x`` itself without loads)."""
         dtype = np.asarray(x).dtype if dtype is None else dtype
         if not nl:
             return x.astype(dtype, copy=False)
@@ -327,14 +375,25 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
     child_lo, child_cnt, parent_lo, parent_cnt, diagonal = piece_links(
-        nl, p0, in_cnt, out_start, out_cnt, ns_op, g_eff, scodes, is_mm, dep_ptr, dep_src, has_reduce, after_op,
-        overlap == "none", load_of_piece)
+        nl, p0, op_class, in_cnt, out_off, out_cnt, ns_c, g_eff, sc, is_mm, dep_ptr, dep_src, has_reduce, after_op,
+        overlap == "none", load_of_key, k0, first_utt)
+    after_op = first_utt = None  # noqa: F841
     # a result crosses cores in sync + hops x hop + ceil(bytes / link width) cycles
     links = Links(child_lo=child_lo, child_cnt=child_cnt, parent_lo=parent_lo, parent_cnt=parent_cnt,
                   diagonal=diagonal,
                   out_cycles=head(np.ceil(costs["out_bytes"] / float(ic.bytes_per_cycle)), 0.0),
                   link_cycles=float(arch.overheads.sync_cycles) + hops * float(ic.hop_cycles),
                   clock_hz=float(arch.clock))
+
+    # per piece: its op, cost key and utterance rank
+    n_pieces = nl + n_op_pieces
+    idt = np.int32 if n_pieces < 2**31 - 2**20 else np.int64  # piece ids (loads included)
+    kdt = np.int32 if nl + total < 2**31 else np.int64
+    sequential = arch.scheduler.utterances == "sequential"
+    piece_op = np.empty(n_pieces, dtype=idt)
+    piece_key = np.empty(n_pieces, dtype=kdt)
+    piece_rank = np.empty(n_pieces if sequential else 0, dtype=idt)
+    expand_pieces(piece_op, piece_key, piece_rank, nl, p0, op_class, k0, utt_rank_op)
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)
     is_slice = (role == SLICE) | (role == PARTIAL)
@@ -351,41 +410,41 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     first = arch.core.dma.setup_cycles / arch.clock + arch.offchip.latency
     lb = np.array([b for _i, _c, b in loads], dtype=np.float64)
 
-    # the plan's columns, each source dropped once copied (ids in idt)
-    unit = head(core * UNITS_PER_CORE + costs.pop("unit"), 0, idt)
+    # the plan's columns, per key
+    unit = head(core * UNITS_PER_CORE + costs.pop("unit"), 0, np.int64)
     unit[:nl] = all_core[:nl] * UNITS_PER_CORE + DMA_LOCAL_UNIT
     busy_s = head(costs.pop("busy_s"), 0.0)
     busy_s[:nl] = dispatch + first + lb / arch.offchip.bandwidth
     lead_s = costs.pop("dispatch_s")
-    lead_s += costs.pop("first_s")
+    lead_s = lead_s + costs.pop("first_s")
     lead_s = head(lead_s, dispatch + first)
     dram_bytes = head(costs.pop("dram_bytes"), 0.0)
     dram_bytes[:nl] = lb
     plan = Plan(
-        piece_op=head(piece_op, -1, idt),
+        piece_op=piece_op,
         unit=unit,
         busy_s=busy_s,
         lead_s=lead_s,
         compute_s=head(costs.pop("compute_s"), 0.0),
         dram_bytes=dram_bytes,
         tiles=head(costs["tiles"], 1.0, np.float64),
-        weight_id=head(weight_id, -1, idt),
+        weight_id=head(weight_id, -1, np.int64),
         hit_busy_s=head(on_chip_busy, 0.0),
-        dep_ptr=np.zeros(nl + total + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
+        dep_ptr=np.zeros(n_pieces + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
         dep_delay_s=np.zeros(0), links=links,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,
         cache_bytes=np.array(free if arch.scheduler.weight_reuse else [0.0] * arch.cores, dtype=np.float64),
         bandwidth_Bps=float(arch.offchip.bandwidth),
-        utt_rank=head(utt_rank_op[piece_op], 0, idt) if arch.scheduler.utterances == "sequential" else None,
+        utt_rank=piece_rank if sequential else None,
         notes={"mapping": mapping.name},
+        piece_key=piece_key,
     )
-    del unit, busy_s, lead_s, dram_bytes, weight_id, on_chip_busy
-    op_core = gpad[scodes, 0].astype(np.int64)
-    # the per-piece cost columns the result reads, as views of the plan's (no second copy)
+    op_core = gpad[sc, 0].astype(np.int64)[op_class]
+    # the per-key cost columns the result reads, as views of the plan's (no second copy)
     costs["busy_s"], costs["dram_bytes"] = plan.busy_s[nl:], plan.dram_bytes[nl:]
     costs["unit"] = (plan.unit[nl:] % UNITS_PER_CORE).astype(np.int8)
     return Built(plan=plan, role=head(role, LOAD, np.int8), core=all_core.astype(np.int32), costs=costs,
                  on_chip_busy_s=plan.hit_busy_s[nl:],
                  resident=resident, op_core=op_core, pinned_bytes=pinned_bytes, pinned_per_core=pinned_per_core,
-                 loads=nl)
+                 loads=nl, op_piece0=p0)

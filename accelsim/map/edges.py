@@ -33,25 +33,29 @@ def _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, c, n
         diagonal[k] = diag
 
 
-@numba.njit(cache=True)
-def _walk(fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, in_cnt, out_start, out_cnt,
-          local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
-          load_of_piece):  # pragma: no cover - compiled
-    n = len(in_cnt)
-    count = np.zeros(1, dtype=np.int64)
+@numba.njit(cache=True, _nrt=False)
+def _walk(count, fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
+          out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
+          load_of_key, class_key0, first_utt):  # pragma: no cover - compiled
+    """One pass over the ops: count the links (``fill`` False) or write them; compiled without reference
+    counting (it allocates nothing; counting the arrays handed to the inlined ``_put`` cost most of its time)."""
+    n = len(op_class)
+    count[0] = 0
     for d in range(n):
+        cd = op_class[d]
         q = n_load + p0[d]
-        nq = in_cnt[d]
+        nq = in_cnt[cd]
         for k in range(dep_ptr[d], dep_ptr[d + 1]):
             s = dep_src[k]
-            local = (local_op[s] and local_op[d] and not is_mm[d] and g_eff[s] == g_eff[d] and g_eff[d] > 1
-                     and stream[s] == stream[d])
+            cs = op_class[s]
+            local = (local_op[cs] and local_op[cd] and not is_mm[cd] and g_eff[cs] == g_eff[cd] and g_eff[cd] > 1
+                     and stream[cs] == stream[cd])
             if local:
                 _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq,
-                     n_load + out_start[s], nq, True)
+                     n_load + p0[s] + out_off[cs], nq, True)
             else:
                 _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq,
-                     n_load + out_start[s], out_cnt[s], False)
+                     n_load + p0[s] + out_off[cs], out_cnt[cs], False)
         lp = after_op[d]
         if lp >= 0:
             _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq, n_load + p0[lp],
@@ -59,34 +63,63 @@ def _walk(fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0
         if overlap_none and d > 0:
             _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q, nq, n_load + p0[d - 1],
                  p0[d] - p0[d - 1], False)
-        for b in range(nq):
-            li = load_of_piece[p0[d] + b]
-            if li >= 0:
-                _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q + b, 1, li, 1, False)
-        if has_reduce[d]:  # partial sums -> their reduce piece
+        if n_load > 0 and first_utt[d]:
+            for b in range(nq):
+                li = load_of_key[class_key0[cd] + b]
+                if li >= 0:
+                    _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, q + b, 1, li, 1, False)
+        if has_reduce[cd]:  # partial sums -> their reduce piece
             _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load + p0[d + 1] - 1, 1,
-                 n_load + p0[d], g_eff[d], False)
+                 n_load + p0[d], g_eff[cd], False)
     return count[0]
 
 
 @numba.njit(cache=True)
-def piece_links(n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
-                has_reduce, after_op, overlap_none, load_of_piece):  # pragma: no cover - compiled
+def piece_links(n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
+                has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt):  # pragma: no cover
     """(child_lo, child_cnt, parent_lo, parent_cnt, diagonal) of every link over all pieces (loads first), in
-    the order of the module docstring."""
+    the order of the module docstring. Per op: ``p0`` (its first piece after the loads; length n + 1),
+    ``op_class``, ``dep_ptr``/``dep_src``, ``after_op`` (-1: none) and ``first_utt`` (it waits for the loads
+    of its pinned weights; read only with loads). Per op class: its input pieces ``in_cnt``, first output
+    piece ``out_off`` (from its first piece) and ``out_cnt``, ``local_op`` (split along N), ``g_eff``,
+    ``stream``, ``is_mm``, ``has_reduce``, ``class_key0`` (its first cost key, loads not counted). Per key:
+    ``load_of_key`` (the load piece its weight waits for, -1: none)."""
     e64 = np.zeros(0, dtype=np.int64)
     e32 = np.zeros(0, dtype=np.int32)
     eb = np.zeros(0, dtype=np.bool_)
-    m = _walk(False, e64, e32, e64, e32, eb, n_load, p0, in_cnt, out_start, out_cnt, local_op, g_eff, stream, is_mm,
-              dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece)
+    count = np.zeros(1, dtype=np.int64)
+    m = _walk(count, False, e64, e32, e64, e32, eb, n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
+              stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt)
     child_lo = np.empty(m, dtype=np.int64)
     child_cnt = np.empty(m, dtype=np.int32)
     parent_lo = np.empty(m, dtype=np.int64)
     parent_cnt = np.empty(m, dtype=np.int32)
     diagonal = np.empty(m, dtype=np.bool_)
-    _walk(True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, in_cnt, out_start, out_cnt,
-          local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_piece)
+    _walk(count, True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
+          out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
+          load_of_key, class_key0, first_utt)
     return child_lo, child_cnt, parent_lo, parent_cnt, diagonal
+
+
+@numba.njit(cache=True)
+def expand_pieces(piece_op, piece_key, piece_rank, n_load, p0, op_class, class_key0, op_rank):  # pragma: no cover
+    """Fill the per-piece ``piece_op``, ``piece_key`` and (when ``piece_rank`` is not empty) ``piece_rank``:
+    the loads first (op -1, key = their index, rank 0), then the pieces of each op (its class's keys after
+    the loads' in order, its utterance rank ``op_rank``)."""
+    ranks = len(piece_rank) > 0
+    for i in range(n_load):
+        piece_op[i] = -1
+        piece_key[i] = i
+        if ranks:
+            piece_rank[i] = 0
+    for d in range(len(op_class)):
+        k = n_load + class_key0[op_class[d]]
+        for p in range(n_load + p0[d], n_load + p0[d + 1]):
+            piece_op[p] = d
+            piece_key[p] = k
+            k += 1
+            if ranks:
+                piece_rank[p] = op_rank[d]
 
 
 @numba.njit(cache=True, inline="always")

@@ -69,7 +69,7 @@ def lru_hits(order, core, weight_id, weight_bytes, cache_bytes, n_cores):  # pra
 
 def estimate_s(built: Built, arch: ArchSpec) -> float:
     """Pure cost model of a plan, s (module docstring)."""
-    plan = built.plan
+    plan = built.plan.expanded()
     n = plan.n
     busy = plan.busy_s.copy()
     dram = plan.dram_bytes.copy()

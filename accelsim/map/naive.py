@@ -30,10 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import dense_key
 from accelsim.cost.vector import work_counts
 from accelsim.cost.transfer import tensor_bytes
-from accelsim.map.build import weight_precision
+from accelsim.map.build import op_classes, weight_precision
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
@@ -98,7 +97,7 @@ def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: 
     # fetches a cache would still need: runs of consecutive uses of a weight among its core's matmuls (in
     # issue order); a run re-reads the weight from the scratchpad, so only its first use costs DRAM bytes
     mm_idx = np.flatnonzero(is_mm)
-    order = mm_idx[np.argsort(op_core[mm_idx], kind="stable")]
+    order = mm_idx[np.argsort(_small_ints(op_core[mm_idx]), kind="stable")]
     seq_w, seq_c = codes[order], op_core[order]
     new_run = np.ones(len(order), dtype=bool)
     new_run[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_c[1:] != seq_c[:-1])
@@ -134,7 +133,7 @@ def naive_mapping(arch: ArchSpec, workload: Workload, *,
     """Today's mapping as a :class:`Mapping` (every stream whole on one core, per-core pinning, free load);
     with ``placement_only``, streams only (nothing pinned, no residency)."""
     oc = op_codes(workload)
-    work = _work(oc)
+    work = _work(workload)
     placement = place_streams(oc, work, arch)
     streams = {s: StreamMap((c,)) for s, c in placement.items()}
     if placement_only:
@@ -145,11 +144,20 @@ def naive_mapping(arch: ArchSpec, workload: Workload, *,
     return Mapping(name="naive", streams=streams, pinned=pinned), residency
 
 
-def _work(oc: OpCodes) -> np.ndarray:
+def _small_ints(x: np.ndarray) -> np.ndarray:
+    """``x`` (ints >= 0) as int8 or int16 when they fit: numpy's stable argsort of such keys is a radix sort
+    (linear), and a stable sort's order is the same whatever the key dtype."""
+    if not len(x) or x.min() < 0 or x.max() >= 2**15:
+        return x
+    return x.astype(np.int8 if x.max() < 2**7 else np.int16)
+
+
+def _work(workload: Workload) -> np.ndarray:
     """Machine-independent work of every op (:func:`accelsim.cost.vector.work_counts`: MACs plus SFU element
-    operations), evaluated once per distinct key."""
+    operations), evaluated once per op class (:func:`accelsim.map.build.op_classes`, kept on the workload)."""
+    oc = op_codes(workload)
+    op_class, first = op_classes(workload)
     cols = [oc.kind.codes, oc.func.codes, oc.m, oc.k, oc.n]
-    codes, first = dense_key(cols)
     work = np.array([sum(work_counts(oc.kind.names[kc], oc.func.names[fc], m, k, n))
                      for kc, fc, m, k, n in np.stack([c[first] for c in cols], axis=1).tolist()], dtype=np.float64)
-    return work[codes]
+    return work[op_class]

@@ -10,6 +10,12 @@ Units: every core has ``UNITS_PER_CORE`` units, numbered ``core * UNITS_PER_CORE
 matrix unit, 1 the vector/SFU unit and 2 the DMA engines. ``unit_capacity[u]`` pieces may hold unit ``u``
 at once; waiting pieces of a unit start in piece-id order (issue order).
 
+*Cost keys.* With ``piece_key`` set, the per-piece columns ``unit``, ``busy_s``, ``lead_s``, ``compute_s``,
+``dram_bytes``, ``tiles``, ``weight_id``, ``hit_busy_s`` and ``links.out_cycles`` are tables by *key*: piece
+``i`` has ``unit[piece_key[i]]`` and so on (pieces of the same op shape on the same core share one row, so a
+long plan stores a few integers per piece instead of eight columns). Without it (None) they are per piece
+(``piece_key[i] == i``). :meth:`Plan.expanded` gives the per-piece form; engines play both alike.
+
 Per-piece timing (seconds), the engine semantics that every engine implements identically:
 
 - ``dram_bytes == 0``: the piece holds its unit for ``busy_s``.
@@ -59,12 +65,14 @@ engine gives the same result bit for bit:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 UNITS_PER_CORE = 3  # matrix, vector, dma
 DMA_LOCAL_UNIT = 2
+#: the per-piece columns that are tables by key when a plan has ``piece_key`` (besides ``links.out_cycles``)
+KEYED_COLUMNS = ("unit", "busy_s", "lead_s", "compute_s", "dram_bytes", "tiles", "weight_id", "hit_busy_s")
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +84,8 @@ class Links:
     parent_lo: np.ndarray  # int64, first parent piece
     parent_cnt: np.ndarray  # int32, >= 1 (== child_cnt when diagonal)
     diagonal: np.ndarray  # bool
-    out_cycles: np.ndarray  # float64 per piece: cycles its result needs on a core-to-core link
+    out_cycles: np.ndarray  # float64 per piece (per key when the plan has piece_key): cycles its result needs
+    # on a core-to-core link
     link_cycles: np.ndarray  # float64 (cores x cores): fixed cycles of a transfer from core a to core b
     clock_hz: float
 
@@ -103,7 +112,8 @@ class Edges:
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """Flat arrays an engine plays (module docstring). Per piece unless said otherwise."""
+    """Flat arrays an engine plays (module docstring). Per piece unless said otherwise; the cost columns
+    (:data:`KEYED_COLUMNS`) per key when ``piece_key`` is set."""
 
     piece_op: np.ndarray  # int32 or int64 (ids: either), trace op id of each piece (-1: none)
     unit: np.ndarray  # int32 or int64, global unit id
@@ -124,12 +134,35 @@ class Plan:
     utt_rank: np.ndarray | None = None  # int32 or int64 per piece, or None (no utterance gating)
     notes: dict = field(default_factory=dict)  # what the mapping stage wants to report (not played)
     links: Links | None = None  # compact edges besides the explicit ones (module docstring)
+    piece_key: np.ndarray | None = None  # int32 or int64 per piece: row of the cost columns (None: piece id)
+
+    @property
+    def keys(self) -> int:
+        """Rows of the cost columns (``n`` when the plan has no ``piece_key``)."""
+        return len(self.busy_s)
+
+    def column(self, name: str) -> np.ndarray:
+        """A cost column (``busy_s``, ``unit``, ...) per piece (a gather when the plan has keys)."""
+        col = getattr(self, name)
+        return col if self.piece_key is None else col[self.piece_key]
+
+    def expanded(self) -> Plan:
+        """The same plan with every cost column per piece (no ``piece_key``); itself when it has none."""
+        if self.piece_key is None:
+            return self
+        key = self.piece_key
+        links = self.links
+        if links is not None:
+            links = replace(links, out_cycles=links.out_cycles[key])
+        return replace(self, **{c: getattr(self, c)[key] for c in KEYED_COLUMNS}, links=links, piece_key=None)
 
     def edges(self) -> Edges:
         """Every dependency edge as one explicit CSR by child: its explicit edges, then its links' edges in
         link order (for inspection and small plans: an all-gather link becomes ``child_cnt x parent_cnt``)."""
         if self.links is None or not self.links.n:
             return Edges(self.dep_ptr, self.dep_src, self.dep_delay_s)
+        if self.piece_key is not None:
+            return self.expanded().edges()
         from accelsim.map.edges import expand_links
 
         lk = self.links
@@ -141,7 +174,7 @@ class Plan:
 
     @property
     def n(self) -> int:
-        return len(self.busy_s)
+        return len(self.piece_op)
 
     @property
     def cores(self) -> int:
@@ -149,17 +182,24 @@ class Plan:
 
     def check(self) -> None:
         """Raise ValueError when the arrays are inconsistent (lengths, ranges, non-finite values)."""
-        n = self.n
-        for name in ("piece_op", "unit", "lead_s", "compute_s", "dram_bytes", "tiles", "weight_id", "hit_busy_s"):
-            if len(getattr(self, name)) != n:
-                raise ValueError(f"plan: {name} has {len(getattr(self, name))} rows, expected {n}")
+        n, nk = self.n, self.keys
+        for name in KEYED_COLUMNS:
+            if len(getattr(self, name)) != nk:
+                raise ValueError(f"plan: {name} has {len(getattr(self, name))} rows, expected {nk}")
+        if self.piece_key is None:
+            if nk != n:
+                raise ValueError(f"plan: busy_s has {nk} rows, expected {n} (one per piece without piece_key)")
+        elif len(self.piece_key) != n:
+            raise ValueError(f"plan: piece_key has {len(self.piece_key)} rows, expected {n}")
+        elif n and (self.piece_key.min() < 0 or self.piece_key.max() >= nk):
+            raise ValueError("plan: piece_key out of range")
         if len(self.dep_ptr) != n + 1 or self.dep_ptr[0] != 0 or self.dep_ptr[-1] != len(self.dep_src):
             raise ValueError("plan: dep_ptr is not a CSR pointer over dep_src")
         if len(self.dep_delay_s) != len(self.dep_src):
             raise ValueError("plan: dep_delay_s must have one entry per edge")
         if len(self.unit_capacity) % UNITS_PER_CORE or (self.unit_capacity < 1).any():
             raise ValueError("plan: unit_capacity must list >= 1 per unit, UNITS_PER_CORE units per core")
-        if n and (self.unit.min() < 0 or self.unit.max() >= len(self.unit_capacity)):
+        if nk and (self.unit.min() < 0 or self.unit.max() >= len(self.unit_capacity)):
             raise ValueError("plan: unit id out of range")
         if len(self.dep_src) and (self.dep_src.min() < 0 or self.dep_src.max() >= n):
             raise ValueError("plan: dependency on a piece that does not exist")
@@ -168,7 +208,7 @@ class Plan:
             a = getattr(self, name)
             if len(a) and (not np.isfinite(a).all() or (a < 0).any()):
                 raise ValueError(f"plan: {name} must be finite and >= 0")
-        if n and (self.tiles < 1).any():
+        if nk and (self.tiles < 1).any():
             raise ValueError("plan: tiles must be >= 1")
         if not (np.isfinite(self.bandwidth_Bps) and self.bandwidth_Bps > 0):
             raise ValueError("plan: bandwidth_Bps must be finite and > 0")
@@ -180,15 +220,14 @@ class Plan:
         for name in ("child_cnt", "parent_lo", "parent_cnt", "diagonal"):
             if len(getattr(lk, name)) != m:
                 raise ValueError(f"plan: links.{name} has {len(getattr(lk, name))} rows, expected {m}")
-        if len(lk.out_cycles) != n:
-            raise ValueError(f"plan: links.out_cycles has {len(lk.out_cycles)} rows, expected {n}")
+        if len(lk.out_cycles) != self.keys:
+            raise ValueError(f"plan: links.out_cycles has {len(lk.out_cycles)} rows, expected {self.keys}")
         if lk.link_cycles.shape != (self.cores, self.cores):
             raise ValueError(f"plan: links.link_cycles must be {self.cores} x {self.cores} (cores x cores)")
         if m:
             if (lk.child_cnt < 1).any() or (lk.parent_cnt < 1).any():
                 raise ValueError("plan: a link needs >= 1 child and >= 1 parent")
-            if (lk.child_lo < 0).any() or (lk.child_lo + lk.child_cnt > n).any() or (lk.parent_lo < 0).any() \
-                    or (lk.parent_lo + lk.parent_cnt > n).any():
+            if not _ranges_inside(lk.child_lo, lk.child_cnt, n) or not _ranges_inside(lk.parent_lo, lk.parent_cnt, n):
                 raise ValueError("plan: a link names a piece that does not exist")
             if (lk.diagonal & (lk.child_cnt != lk.parent_cnt)).any():
                 raise ValueError("plan: a diagonal link needs as many parents as children")
@@ -198,6 +237,16 @@ class Plan:
                 raise ValueError(f"plan: links.{name} must be finite and >= 0")
         if not (np.isfinite(lk.clock_hz) and lk.clock_hz > 0):
             raise ValueError("plan: links.clock_hz must be finite and > 0")
+
+
+def _ranges_inside(lo: np.ndarray, cnt: np.ndarray, n: int) -> bool:
+    """Whether every range ``[lo, lo + cnt)`` lies in ``[0, n)`` (blockwise: no link-sized temporaries)."""
+    block = 1 << 20
+    for a in range(0, len(lo), block):
+        x, c = lo[a:a + block], cnt[a:a + block]
+        if x.min() < 0 or (x + c).max() > n:
+            return False
+    return True
 
 
 def _link_arrays(lk: Links) -> tuple:

@@ -36,7 +36,7 @@ from accelsim.cost.op import CostMemo
 from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
 from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
-from accelsim.map.naive import naive_mapping
+from accelsim.map.naive import _small_ints, naive_mapping
 from accelsim.map.plan import Played
 from accelsim.sim.engine import play
 from accelsim.spec.schema import ArchSpec
@@ -164,7 +164,7 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     home = {wnames[i]: snames[home_code[i]] for i in range(nw) if reads[i].sum() > 0}
     # runs of consecutive uses within each stream's matmuls (issue order)
     mm_idx = np.flatnonzero(is_mm)
-    order = mm_idx[np.argsort(st[mm_idx], kind="stable")]
+    order = mm_idx[np.argsort(_small_ints(st[mm_idx]), kind="stable")]
     seq_w, seq_s = w[order], st[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_s[1:] != seq_s[:-1])

@@ -23,14 +23,14 @@ from accelsim.cost.energy import (
     op_action_counts,
     op_precisions,
     peak_pJ_per_mac,
-    ring_action_counts,
     static_J,
     stream_action_counts,
     tops_per_W,
 )
-from accelsim.cost.op import category_codes, dense_key
+from accelsim.cost.op import dense_key
 from accelsim.trace.coded import op_codes
 from accelsim.cost.transfer import ring_hops
+from accelsim.sim.aggregate import ring_byte_hops
 from accelsim.spec.ert import action_names, load_ert
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import PHASES
@@ -94,9 +94,11 @@ def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str
     ops = result.workload.ops
     arch = result.arch
     wclass = {w: meta.pclass for w, meta in result.workload.meta.weights.items()}
+    oc = op_codes(result.workload)
     cols, labels = [], {}
     for name in ("kind", "func", "pclass", "weight"):
-        codes, labels[name] = category_codes(ops[name])
+        lab = getattr(oc, name)
+        codes, labels[name] = lab.codes, list(lab.names)
         cols.append(codes)
     cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64)]
     key, first = dense_key(cols)
@@ -123,17 +125,16 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     n = len(ops)
     key, matrix, names = _per_key_counts(result)
     oc = op_codes(result.workload)
-    kind = np.array(oc.kind.names, dtype=object)[oc.kind.codes]
     costs = result.costs
-    extra = stream_action_counts(kind, costs["dram_bytes"], costs["tiles"], costs["out_bytes"])
-    dep_ptr, dep_src = oc.dep_ptr, oc.dep_src
-    dep_dst = np.repeat(np.arange(n, dtype=np.int64), np.diff(dep_ptr))
+    extra = stream_action_counts((oc.kind.codes, oc.kind.names), costs["dram_bytes"], costs["tiles"],
+                                 costs["out_bytes"])
     core = np.asarray(result.core, dtype=np.int64)
     hop_table = np.array([[0 if a == b else (ring_hops(a, b, arch.cores) if arch.interconnect.topology == "ring"
                                              else 1) for b in range(arch.cores)] for a in range(arch.cores)],
                          dtype=np.float64)
-    byte_hops = ring_action_counts(costs["out_bytes"][dep_src], hop_table[core[dep_src], core[dep_dst]])
-    extra["ring.byte_hop"] = np.bincount(dep_dst, weights=byte_hops, minlength=n)
+    # per op: ring_action_counts of its input edges (result bytes x hops), summed in edge order (compiled)
+    extra["ring.byte_hop"] = ring_byte_hops(oc.dep_ptr, oc.dep_src, np.asarray(costs["out_bytes"], np.float64),
+                                            core, hop_table)
 
     # per-op dynamic energy by component: on-chip counts (per key) plus the run's extras (per op)
     key_pJ = dynamic_pJ({a: matrix[:, i] for i, a in enumerate(names)}, table)
@@ -149,7 +150,7 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     per_op = None
     by_component["static"] = static_J(table, result.sim_s)
     by_component = {c: by_component[c] for c in COMPONENTS}
-    pcodes, pnames = category_codes(ops["phase"])
+    pcodes, pnames = oc.phase.codes, list(oc.phase.names)
     per_phase = np.bincount(pcodes, weights=op_pJ, minlength=len(pnames)) * 1e-12
     dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(pnames)}
     crit = result.by_phase

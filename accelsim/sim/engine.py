@@ -105,6 +105,7 @@ class Reference:
     """One run of the reference engine over ``plan`` (arrays indexed by piece id); :meth:`run` plays it."""
 
     def __init__(self, plan: Plan) -> None:
+        plan = plan.expanded()  # cost columns per piece (a plan with cost keys stores them per key)
         self.plan = plan
         n = plan.n
         self.env = env = simpy.Environment()

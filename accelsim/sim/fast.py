@@ -187,17 +187,18 @@ def _arrive(c, i, now, arrival, ready_at, blocker, end, ndeps, ht, he, hp, ist, 
 
 
 @njit(cache=True, inline="always")
-def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
+def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used, c_in, c_prev,
            c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst, fst, ist, ht, he, hp, bw):
-    """Piece ``i`` takes its unit at ``now`` (the reference's ``Reference.piece`` from its start)."""
+    """Piece ``i`` (cost key ``ki``) takes its unit at ``now`` (the reference's ``Reference.piece`` from its
+    start)."""
     start[i] = now
-    nbytes = dram[i]
+    nbytes = dram[ki]
     if nbytes <= 0.0:
-        _push(ht, he, hp, ist, now + busy[i], i * 2 + _DONE)
+        _push(ht, he, hp, ist, now + busy[ki], i * 2 + _DONE)
         return
-    w = wid[i]
+    w = wid[ki]
     if w >= 0:
-        core = unit[i] // UNITS_PER_CORE
+        core = unit[ki] // UNITS_PER_CORE
         base = core * nw
         if c_in[base + w]:  # still in this core's scratchpad: move to the most recent end, no DRAM traffic
             if c_tail[core] != w:
@@ -214,7 +215,7 @@ def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_c
                 c_next[base + w] = -1
                 c_tail[core] = w
             hit[i] = True
-            _push(ht, he, hp, ist, now + hit_busy[i], i * 2 + _DONE)
+            _push(ht, he, hp, ist, now + hit_busy[ki], i * 2 + _DONE)
             return
         size = wbytes[w]
         cap = cache_cap[core]
@@ -246,20 +247,156 @@ def _start(i, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_c
     act_left[na] = nbytes
     ist[_NACTIVE] = na + 1
     _dram_reschedule(now, fst, ist, act_left, bw)
-    act_tfirst[na] = now + lead[i] + nbytes / tiles[i] * (na + 1) / bw
+    act_tfirst[na] = now + lead[ki] + nbytes / tiles[ki] * (na + 1) / bw
+
+
+@njit(cache=True, _nrt=False)
+def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
+          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
+          kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated):  # pragma: no cover - compiled
+    """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
+    allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
+    piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts."""
+    n_ended = 0
+    now = 0.0
+    while True:
+        # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order; then
+        # each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
+        if n_ready > 0:
+            if n_ready > 1:
+                _sort_ids(ready_buf, n_ready)
+            for k in range(n_ready):
+                c = ready_buf[k]
+                kc = key[c]
+                u = unit[kc]
+                if free[u] > 0:
+                    free[u] -= 1
+                    _start(c, kc, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
+                           fst, ist, ht, he, hp, bw)
+                else:
+                    _wpush(wheap, woff, wsize, u, c)
+            n_ready = 0
+        if n_ended > 0:
+            if n_ended > 1:
+                _sort_ids(ended_buf, n_ended)
+            for k in range(n_ended):
+                i = ended_buf[k]
+                u = unit[key[i]]
+                if wsize[u] > 0:
+                    j = _wpop(wheap, woff, wsize, u)
+                    if start[j] < now:
+                        blocker[j] = i  # held up by this piece occupying the unit
+                    _start(j, key[j], now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
+                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
+                           fst, ist, ht, he, hp, bw)
+                else:
+                    free[u] += 1
+            n_ended = 0
+        # -- the next instant: everything that happens then (in any order: the outcome does not depend on it)
+        armed = ist[_DRAM_ARMED]
+        if ist[_HSIZE] == 0 and armed == 0:
+            break
+        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
+        now = fst[_DRAM_T] if take_dram else ht[0]
+        first = True  # the first event is taken even if its time is not finite (the run then ends in finite steps)
+        while True:
+            if not first:
+                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+            if take_dram:
+                first = False
+                # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
+                _dram_advance(now, fst, ist, act_left, bw)
+                best = ist[_DRAM_BEST]
+                act_left[best] = 0.0
+                na = ist[_NACTIVE]
+                nd = 0
+                keep = 0
+                for a in range(na):
+                    if a == best or (na > 1 and act_left[a] <= _DRAM_DONE_BYTES):
+                        done_key[nd] = act_key[a]
+                        done_tf[nd] = act_tfirst[a]
+                        nd += 1
+                    else:
+                        act_key[keep] = act_key[a]
+                        act_left[keep] = act_left[a]
+                        act_tfirst[keep] = act_tfirst[a]
+                        keep += 1
+                ist[_NACTIVE] = keep
+                _dram_reschedule(now, fst, ist, act_left, bw)
+                for d in range(nd):
+                    i = done_key[d]
+                    ki = key[i]
+                    if unit[ki] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
+                        _push(ht, he, hp, ist, now + lead[ki], i * 2 + _DONE)
+                    else:
+                        a = done_tf[d] + compute[ki]
+                        b = now + lead[ki] + compute[ki] / tiles[ki]
+                        t_end = b if b > a else a
+                        _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
+                continue
+            if ist[_HSIZE] == 0 or (ht[0] != now and not first):
+                break
+            first = False
+            payload = hp[0]
+            _pop(ht, he, hp, ist)
+            i = payload >> 1
+            if payload & 1 == _READY:  # its last input has arrived
+                ready_buf[n_ready] = i
+                n_ready += 1
+                continue
+            # piece i ends: its results leave for its children, its utterance count drops, its slot is freed
+            # in the issue step
+            end[i] = now
+            ist[_COMPLETED] += 1
+            ended_buf[n_ended] = i
+            n_ended += 1
+            for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
+                n_ready = _arrive(kids[e], i, now, now + kid_delay[e], start, blocker, end, ndeps, ht, he, hp, ist,
+                                  ready_buf, n_ready)
+            ki = key[i]
+            ci = unit[ki] // UNITS_PER_CORE
+            for e in range(plink_ptr[i], plink_ptr[i + 1]):
+                k = plinks[e]
+                lo = l_child[k]
+                hi = lo + l_ccnt[k]
+                if l_diag[k]:
+                    lo += i - l_parent[k]
+                    hi = lo + 1
+                for c in range(lo, hi):
+                    cc = unit[key[c]] // UNITS_PER_CORE
+                    delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[ki]) / clock_hz
+                    n_ready = _arrive(c, i, now, now + delay, start, blocker, end, ndeps, ht, he, hp, ist,
+                                      ready_buf, n_ready)
+            if gate:
+                r = utt[i]
+                last = utt_last[r]
+                if last < 0 or now > end[last] or i > last:
+                    utt_last[r] = i
+                utt_left[r] -= 1
+                if utt_left[r] == 0 and r + 1 < n_utt:
+                    for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
+                        c = gated[g]
+                        start[c] = now
+                        blocker[c] = utt_last[r]
+                        ndeps[c] -= 1
+                        if ndeps[c] == 0:
+                            ready_buf[n_ready] = c
+                            n_ready += 1
 
 
 @njit(cache=True)
-def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
           cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
-    n = len(busy)
+    n = len(key)
     n_units = len(capacity)
     n_edges = len(dep_src)
     start = np.zeros(n, np.float64)
     end = np.zeros(n, np.float64)
     blocker = np.full(n, -1, np.int64)
     hit = np.zeros(n, np.bool_)
-    ready_at = np.zeros(n, np.float64)
     # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
     # order (not allocated when the plan has none: its dependencies are links)
     n_kp = n + 1 if n_edges > 0 else 1
@@ -326,7 +463,7 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
     free = capacity.copy()
     woff = np.zeros(n_units + 1, np.int64)
     for i in range(n):
-        woff[unit[i] + 1] += 1
+        woff[unit[key[i]] + 1] += 1
     for u in range(n_units):
         woff[u + 1] += woff[u]
     wheap = np.empty(n, np.int64)
@@ -365,140 +502,22 @@ def _play(unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_sr
         if ndeps[i] == 0:
             ready_buf[n_ready] = i
             n_ready += 1
-    n_ended = 0
-    now = 0.0
-    while True:
-        # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order; then
-        # each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
-        if n_ready > 0:
-            if n_ready > 1:
-                _sort_ids(ready_buf, n_ready)
-            for k in range(n_ready):
-                c = ready_buf[k]
-                u = unit[c]
-                if free[u] > 0:
-                    free[u] -= 1
-                    _start(c, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
-                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
-                           fst, ist, ht, he, hp, bw)
-                else:
-                    _wpush(wheap, woff, wsize, u, c)
-            n_ready = 0
-        if n_ended > 0:
-            if n_ended > 1:
-                _sort_ids(ended_buf, n_ended)
-            for k in range(n_ended):
-                i = ended_buf[k]
-                u = unit[i]
-                if wsize[u] > 0:
-                    j = _wpop(wheap, woff, wsize, u)
-                    if ready_at[j] < now:
-                        blocker[j] = i  # held up by this piece occupying the unit
-                    _start(j, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
-                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
-                           fst, ist, ht, he, hp, bw)
-                else:
-                    free[u] += 1
-            n_ended = 0
-        # -- the next instant: everything that happens then (in any order: the outcome does not depend on it)
-        armed = ist[_DRAM_ARMED]
-        if ist[_HSIZE] == 0 and armed == 0:
-            break
-        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
-        now = fst[_DRAM_T] if take_dram else ht[0]
-        first = True  # the first event is taken even if its time is not finite (the run then ends in finite steps)
-        while True:
-            if not first:
-                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
-            if take_dram:
-                first = False
-                # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
-                _dram_advance(now, fst, ist, act_left, bw)
-                best = ist[_DRAM_BEST]
-                act_left[best] = 0.0
-                na = ist[_NACTIVE]
-                nd = 0
-                keep = 0
-                for a in range(na):
-                    if a == best or (na > 1 and act_left[a] <= _DRAM_DONE_BYTES):
-                        done_key[nd] = act_key[a]
-                        done_tf[nd] = act_tfirst[a]
-                        nd += 1
-                    else:
-                        act_key[keep] = act_key[a]
-                        act_left[keep] = act_left[a]
-                        act_tfirst[keep] = act_tfirst[a]
-                        keep += 1
-                ist[_NACTIVE] = keep
-                _dram_reschedule(now, fst, ist, act_left, bw)
-                for d in range(nd):
-                    i = done_key[d]
-                    if unit[i] % UNITS_PER_CORE == DMA_LOCAL_UNIT:
-                        _push(ht, he, hp, ist, now + lead[i], i * 2 + _DONE)
-                    else:
-                        a = done_tf[d] + compute[i]
-                        b = now + lead[i] + compute[i] / tiles[i]
-                        t_end = b if b > a else a
-                        _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
-                continue
-            if ist[_HSIZE] == 0 or (ht[0] != now and not first):
-                break
-            first = False
-            payload = hp[0]
-            _pop(ht, he, hp, ist)
-            i = payload >> 1
-            if payload & 1 == _READY:  # its last input has arrived
-                ready_buf[n_ready] = i
-                n_ready += 1
-                continue
-            # piece i ends: its results leave for its children, its utterance count drops, its slot is freed
-            # in the issue step
-            end[i] = now
-            ist[_COMPLETED] += 1
-            ended_buf[n_ended] = i
-            n_ended += 1
-            for e in range(kid_ptr[i] if n_edges > 0 else 0, kid_ptr[i + 1] if n_edges > 0 else 0):
-                n_ready = _arrive(kids[e], i, now, now + kid_delay[e], ready_at, blocker, end, ndeps, ht, he, hp, ist,
-                                  ready_buf, n_ready)
-            ci = unit[i] // UNITS_PER_CORE
-            for e in range(plink_ptr[i], plink_ptr[i + 1]):
-                k = plinks[e]
-                lo = l_child[k]
-                hi = lo + l_ccnt[k]
-                if l_diag[k]:
-                    lo += i - l_parent[k]
-                    hi = lo + 1
-                for c in range(lo, hi):
-                    cc = unit[c] // UNITS_PER_CORE
-                    delay = 0.0 if cc == ci else (link_cycles[ci, cc] + out_cycles[i]) / clock_hz
-                    n_ready = _arrive(c, i, now, now + delay, ready_at, blocker, end, ndeps, ht, he, hp, ist,
-                                      ready_buf, n_ready)
-            if gate:
-                r = utt[i]
-                last = utt_last[r]
-                if last < 0 or now > end[last] or i > last:
-                    utt_last[r] = i
-                utt_left[r] -= 1
-                if utt_left[r] == 0 and r + 1 < n_utt:
-                    for g in range(gated_ptr[r + 1], gated_ptr[r + 2]):
-                        c = gated[g]
-                        ready_at[c] = now
-                        blocker[c] = utt_last[r]
-                        ndeps[c] -= 1
-                        if ndeps[c] == 0:
-                            ready_buf[n_ready] = c
-                            n_ready += 1
+    _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps, act_key,
+          act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr, kids,
+          kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles, clock_hz,
+          gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated)
     return start, end, blocker, hit, ist[_COMPLETED]
 
 
 def check_playable(plan: Plan) -> None:
     """Raise ValueError unless the compiled loop can index every array of ``plan`` safely."""
     plan.check()
-    if len(plan.dep_ptr) > 1 and (np.diff(plan.dep_ptr) < 0).any():
+    if len(plan.dep_ptr) > 1 and (plan.dep_ptr[1:] < plan.dep_ptr[:-1]).any():  # (no int64 diff temporary)
         raise ValueError("plan: dep_ptr must be non-decreasing")
     if len(plan.cache_bytes) != plan.cores:
         raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
-    if plan.n and (plan.weight_id.max() >= len(plan.weight_bytes)):
+    if plan.keys and (plan.weight_id.max() >= len(plan.weight_bytes)):
         raise ValueError("plan: weight_id beyond weight_bytes")
     if plan.links is not None and plan.links.n >= 2**31:
         raise ValueError("plan: at most 2**31 - 1 links")
@@ -507,7 +526,7 @@ def check_playable(plan: Plan) -> None:
             raise ValueError(f"plan: utt_rank has {len(plan.utt_rank)} rows, expected {plan.n}")
         if plan.n and plan.utt_rank.min() < 0:
             raise ValueError("plan: utt_rank must be >= 0")
-        if plan.n and len(np.unique(plan.utt_rank)) != plan.utt_rank.max() + 1:
+        if plan.n and not np.bincount(plan.utt_rank).all():  # a count per rank (np.unique would sort them)
             raise ValueError("plan: utt_rank must be dense (every rank from 0 to the largest holds a piece)")
 
 
@@ -528,8 +547,9 @@ def play_fast(plan: Plan) -> Played:
     gate = plan.utt_rank is not None and plan.n > 0
     utt = ids(plan.utt_rank) if gate else np.zeros(0, np.int64)
     links = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
+    key = ids(plan.piece_key) if plan.piece_key is not None else np.arange(plan.n, dtype=np.int64)
     start, end, blocker, hit, completed = _play(
-        ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
+        key, ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
         f64(plan.tiles), ids(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
         f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
         float(plan.bandwidth_Bps), utt, gate, *_link_arrays(links))

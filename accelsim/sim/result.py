@@ -24,9 +24,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from accelsim.cost.op import UNITS, category_codes
+from accelsim.cost.op import UNITS
+from accelsim.sim.aggregate import busy_by_unit_s, use_by_label
 from accelsim.map.naive import Residency
 from accelsim.spec.schema import ArchSpec
+from accelsim.trace.coded import op_codes
 from accelsim.trace.format import OP_KINDS, PHASES
 from accelsim.trace.io import Workload
 
@@ -112,9 +114,14 @@ class RunResult:
         out[LOAD_PHASE] = out.get(LOAD_PHASE, 0.0) + float(spans[len(names)])
         return out
 
+    def _codes(self, column: str) -> tuple[np.ndarray, list[str]]:
+        """Integer codes per op and labels of a text column (the workload's cached integer view)."""
+        lab = getattr(op_codes(self.workload), column)
+        return lab.codes, list(lab.names)
+
     @cached_property
     def by_phase(self) -> dict[str, float]:
-        got = self._attribute(*category_codes(self.workload.ops["phase"]))
+        got = self._attribute(*self._codes("phase"))
         return {p: got.get(p, 0.0) for p in (*PHASES, LOAD_PHASE)}
 
     @cached_property
@@ -122,17 +129,16 @@ class RunResult:
         """Per phase (and ``load``): busy seconds per unit summed over cores, DRAM bytes and channel-seconds."""
         pr = self.pieces
         if pr is None:
-            op, dur, unit, dram = (np.arange(len(self.end_s)), self.end_s - self.start_s, self.unit,
-                                   self.costs["dram_bytes"])
+            op, start, end, unit, dram = (np.arange(len(self.end_s)), self.start_s, self.end_s, self.unit,
+                                          self.costs["dram_bytes"])
         else:
-            op, dur, unit, dram = pr.piece_op, pr.end_s - pr.start_s, pr.unit, pr.dram_bytes
-        codes, names = category_codes(self.workload.ops["phase"])
-        label = np.where(op >= 0, codes[np.maximum(op, 0)], len(names))
+            op, start, end, unit, dram = pr.piece_op, pr.start_s, pr.end_s, pr.unit, pr.dram_bytes
+        codes, names = self._codes("phase")
+        busy, nbytes = use_by_label(np.asarray(op), codes, len(names), np.asarray(unit), len(UNITS),
+                                    np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64),
+                                    np.asarray(dram, dtype=np.float64))
         names = [*names, LOAD_PHASE]
-        k = len(names)
         out = {}
-        busy = np.bincount(label * len(UNITS) + unit, weights=dur, minlength=k * len(UNITS)).reshape(k, len(UNITS))
-        nbytes = np.bincount(label, weights=dram, minlength=k)
         for p in (*PHASES, LOAD_PHASE):
             row = {f"{u}_busy_s": 0.0 for u in UNITS} | {"dram_bytes": 0.0, "channel_s": 0.0}
             if p in names:
@@ -145,7 +151,7 @@ class RunResult:
 
     @cached_property
     def by_kind(self) -> dict[str, float]:
-        got = self._attribute(*category_codes(self.workload.ops["kind"]))
+        got = self._attribute(*self._codes("kind"))
         return {k: got.get(k, 0.0) for k in OP_KINDS}
 
     @cached_property
@@ -156,11 +162,11 @@ class RunResult:
     @cached_property
     def busy_by_unit(self) -> dict[str, float]:
         """Total busy time of each unit type summed over cores (and pieces), s."""
-        if self.pieces is None:
-            dur, unit = self.end_s - self.start_s, self.unit
-        else:
-            dur, unit = self.pieces.end_s - self.pieces.start_s, self.pieces.unit
-        return {u: float(dur[unit == k].sum()) for k, u in enumerate(UNITS)}
+        pr = self.pieces
+        start, end, unit = (self.start_s, self.end_s, self.unit) if pr is None else (pr.start_s, pr.end_s, pr.unit)
+        got = busy_by_unit_s(np.asarray(unit), len(UNITS), np.asarray(start, dtype=np.float64),
+                             np.asarray(end, dtype=np.float64))
+        return {u: float(got[k]) for k, u in enumerate(UNITS)}
 
     @property
     def dram_bytes_total(self) -> float:

@@ -71,51 +71,32 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
 
 def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built, played: Played,
               record_timeline: bool = False) -> RunResult:
-    """Aggregate a played plan's pieces to ops (start: first piece, end: last piece) into a RunResult."""
+    """Aggregate a played plan's pieces to ops (:mod:`accelsim.sim.aggregate`: start: first piece, end: last
+    piece, bytes summed, ...) into a RunResult."""
+    from accelsim.sim.aggregate import ops_of_pieces
+
     n = len(workload.ops)
     plan = built.plan
     nl = built.loads
-    hit = played.hit[nl:]
-    costs = dict(built.costs)
-    dram = np.where(hit, 0.0, costs["dram_bytes"])
-    saved = np.where(hit, costs["dram_bytes"], 0.0)
-    busy = np.where(hit, built.on_chip_busy_s, costs["busy_s"])
-    piece_op = plan.piece_op[nl:]
-    p_start, p_end = played.start_s[nl:], played.end_s[nl:]
-    local_unit = costs["unit"]
-    if len(piece_op) == n:  # one piece per op: the op arrays are the piece arrays
-        start_s, end_s, op_blocker = p_start, p_end, played.blocker[nl:] - nl
-        op_costs = costs
-        op_costs["precision"] = costs["precision_names"][costs["precision_code"]]
-        op_costs["reuse_saved_bytes"] = saved
-        op_costs["dram_bytes"] = dram
-        op_costs["busy_s"] = busy
-        resident = built.resident | hit
-        unit = local_unit
-        if nl:
-            op_blocker = np.where(played.blocker[nl:] >= nl, played.blocker[nl:] - nl, -1)
-    else:
-        first = np.searchsorted(piece_op, np.arange(n))
-        start_s = np.minimum.reduceat(p_start, first)
-        end_s = np.maximum.reduceat(p_end, first)
-        bl = played.blocker[nl:][first]
-        op_blocker = np.where(bl >= nl, plan.piece_op[np.maximum(bl, 0)], -1).astype(np.int64)
-        op_costs = {}
-        for key in ("macs", "elem_ops"):
-            op_costs[key] = np.add.reduceat(costs[key], first)
-        op_costs["dram_bytes"] = np.add.reduceat(dram, first)
-        op_costs["reuse_saved_bytes"] = np.add.reduceat(saved, first)
-        op_costs["busy_s"] = np.maximum.reduceat(busy, first)
-        for key in ("precision_code", "unit", "out_bytes", "tiles"):
-            op_costs[key] = costs[key][first]
-        op_costs["precision_names"] = costs["precision_names"]
-        op_costs["precision"] = costs["precision_names"][op_costs["precision_code"]]
-        op_costs["distinct_keys"] = costs["distinct_keys"]
-        resident = np.logical_or.reduceat(built.resident | hit, first)
-        unit = local_unit[first]
+    costs = built.costs
+    key = plan.piece_key if plan.piece_key is not None else np.arange(plan.n, dtype=np.int64)
+    p0 = built.op_piece0 if built.op_piece0 is not None else np.arange(n + 1, dtype=np.int64)
+    (start_s, end_s, busy, dram, saved, resident, macs, elem_ops, op_blocker, row,
+     piece_dram) = ops_of_pieces(
+        np.ascontiguousarray(p0, dtype=np.int64), nl, key, np.asarray(plan.piece_op), played.hit, played.start_s,
+        played.end_s, played.blocker, np.asarray(plan.busy_s, dtype=np.float64),
+        np.asarray(plan.hit_busy_s, dtype=np.float64), np.asarray(plan.dram_bytes, dtype=np.float64),
+        np.asarray(built.resident, dtype=np.bool_), np.asarray(costs["macs"], dtype=np.int64),
+        np.asarray(costs["elem_ops"], dtype=np.int64))
+    op_costs = {key_: costs[key_][row] for key_ in ("out_bytes", "unit", "precision_code", "tiles")}
+    op_costs.update(macs=macs, elem_ops=elem_ops, dram_bytes=dram, reuse_saved_bytes=saved, busy_s=busy)
+    op_costs["precision_names"] = costs["precision_names"]
+    op_costs["precision"] = costs["precision_names"][op_costs["precision_code"]]
+    op_costs["distinct_keys"] = costs["distinct_keys"]
+    unit = op_costs["unit"]
+    key_unit = (np.asarray(plan.unit) % UNITS_PER_CORE).astype(np.int8)
     pieces = PieceRun(piece_op=plan.piece_op, start_s=played.start_s, end_s=played.end_s, blocker=played.blocker,
-                      core=built.core, unit=plan.unit % UNITS_PER_CORE,
-                      dram_bytes=np.concatenate([plan.dram_bytes[:nl], dram]))
+                      core=np.asarray(built.core)[key], unit=key_unit[key], dram_bytes=piece_dram)
     wbytes = weight_bytes_of(arch, workload)
     residency = Residency(built.pinned_per_core, wbytes, {w: int(cs[0]) for w, cs in mapping.pinned.items()},
                           tuple(float(b) for b in built.pinned_bytes))
@@ -125,5 +106,5 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     return RunResult(
         arch=arch, workload=workload, start_s=start_s, end_s=end_s, blocker=op_blocker, core=built.op_core,
         unit=unit, costs=op_costs, resident=resident, placement=placement, residency=residency,
-        record_timeline=record_timeline, pieces=pieces if (len(piece_op) != n or nl) else None, mapping=mapping,
+        record_timeline=record_timeline, pieces=pieces if (plan.n != n or nl) else None, mapping=mapping,
     )

@@ -84,11 +84,15 @@ def op_table(ops: pd.DataFrame) -> OpTable:
                    *(ops[c].to_numpy(np.int64) for c in ("m", "k", "n")))
 
 
-def frame_codes(ops: pd.DataFrame) -> OpCodes:
-    """The integer view of a pandas ops table (deps when it has a ``deps`` column)."""
+def frame_codes(ops: pd.DataFrame, deps: tuple[np.ndarray, np.ndarray] | None = None) -> OpCodes:
+    """The integer view of a pandas ops table (deps when it has a ``deps`` column; ``deps``: its CSR, when
+    already at hand)."""
     from accelsim.trace.io import deps_csr
 
-    ptr, src = deps_csr(ops["deps"]) if "deps" in ops.columns else (None, None)
+    if deps is not None:
+        ptr, src = deps
+    else:
+        ptr, src = deps_csr(ops["deps"]) if "deps" in ops.columns else (None, None)
     return OpCodes(*(getattr(op_table(ops), f.name) for f in fields(OpTable)), stream=labelled(ops["stream"]),
                    phase=labelled(ops["phase"]), utt=ops["utt"].to_numpy(np.int64), dep_ptr=ptr, dep_src=src)
 
@@ -101,5 +105,7 @@ def op_codes(workload) -> OpCodes:
     """The integer view of ``workload.ops`` (computed once, then kept on the workload: ops are immutable)."""
     got = workload.cache.get("op_codes")
     if got is None:
-        got = workload.cache["op_codes"] = frame_codes(workload.ops)
+        csr = workload.cache.pop("deps_csr", None)  # (ops, ptr, src) as load_workload checked them
+        deps = csr[1:] if csr is not None and csr[0] is workload.ops else None
+        got = workload.cache["op_codes"] = frame_codes(workload.ops, deps)
     return got
