@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from accelsim.errors import SpecError, TraceError
-from accelsim.hostmem import keep_freed_memory
+from accelsim.hostmem import keep_freed_memory, small_pages
 from accelsim.map.build import Built, build_plan, weight_bytes_of
 from accelsim.map.mapping import Mapping
 from accelsim.map.naive import Residency, naive_mapping
@@ -44,6 +44,7 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     deterministic (same inputs, same result, bit for bit)."""
     wall0 = time.perf_counter()
     keep_freed_memory()  # the phases' large arrays reuse each other's pages (accelsim.hostmem)
+    small_pages()  # no transparent huge pages: their faults cost a compaction each (accelsim.hostmem)
     ops = workload.ops
     n = len(ops)
     if n == 0:
