@@ -335,7 +335,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         dep_dst = same = None  # noqa: F841
         nu = int(utt_rank_op.max()) + 1 if n else 0
         last_op = np.full(len(snames) * nu, -1, dtype=np.int64)  # per (stream, utterance): its last op
-        np.maximum.at(last_op, scodes * nu + utt_rank_op, np.arange(n, dtype=np.int64))
+        np.maximum.at(last_op, scodes.astype(np.int64) * nu + utt_rank_op, np.arange(n, dtype=np.int64))
         for si, ai in afters:
             entry = np.flatnonzero((scodes == si) & ~has_own_parent)
             lp = last_op[ai * nu + utt_rank_op[entry]]

@@ -93,7 +93,8 @@ def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: 
     is_emb = oc.kind.codes == oc.kind.code_of("embedding")
     rows = np.where(is_emb, oc.m * oc.n, 0).astype(np.float64)
     nw = len(wnames)
-    reads = np.bincount(codes * arch.cores + op_core, minlength=nw * arch.cores).reshape(nw, arch.cores)
+    reads = np.bincount(codes.astype(np.int64) * arch.cores + op_core,  # int64: codes may be int32
+                         minlength=nw * arch.cores).reshape(nw, arch.cores)
     # fetches a cache would still need: runs of consecutive uses of a weight among its core's matmuls (in
     # issue order); a run re-reads the weight from the scratchpad, so only its first use costs DRAM bytes
     mm_idx = np.flatnonzero(is_mm)

@@ -155,7 +155,7 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     wnames, snames = oc.weight.names, oc.stream.names
     nw, ns = len(wnames), len(snames)
     has = np.array([w != "" for w in wnames], dtype=bool)[oc.weight.codes]
-    w, st = oc.weight.codes, oc.stream.codes
+    w, st = oc.weight.codes.astype(np.int64), oc.stream.codes  # w * ns + st in int64 (codes may be int32)
     is_mm = (oc.kind.codes == oc.kind.code_of("matmul")) & has
     # home: most reads, ties by stream name
     reads = np.bincount(w[has] * ns + st[has], minlength=nw * ns).reshape(nw, ns)

@@ -18,7 +18,10 @@ TEXT_COLUMNS = ("kind", "func", "pclass", "weight", "stream", "phase")
 
 @dataclass(frozen=True, eq=False)
 class Labelled:
-    """A text column: ``codes`` (int64, one per row) into ``names``."""
+    """A text column: ``codes`` (one per row; int32 from :func:`labelled`, any integer type) into ``names``.
+
+    Arithmetic on codes (keys combining several columns) widens them first (e.g.
+    :func:`accelsim.cost.op.dense_key` packs int64)."""
 
     codes: np.ndarray
     names: tuple[str, ...]
@@ -38,10 +41,14 @@ class Labelled:
 
 
 def labelled(column: pd.Series) -> Labelled:
-    """Codes and labels of a (categorical) pandas column, without materializing a string per row."""
+    """Codes (int32: 4 B per row instead of 8; a column has fewer labels than rows, and a table fewer than 2**31
+    rows, checked) and labels of a (categorical) pandas column, without materializing a string per row."""
     if not isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype("category")
-    return Labelled(column.cat.codes.to_numpy().astype(np.int64), tuple(str(c) for c in column.cat.categories))
+    names = tuple(str(c) for c in column.cat.categories)
+    if len(names) >= 2**31:
+        raise ValueError(f"column {column.name!r} has {len(names):,} labels; at most 2**31 - 1 fit int32 codes")
+    return Labelled(column.cat.codes.to_numpy().astype(np.int32), names)
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +75,8 @@ class OpTable:
 
 @dataclass(frozen=True, eq=False)
 class OpCodes(OpTable):
-    """A workload's ops as arrays: the :class:`OpTable` columns plus stream, phase, utterance and deps (CSR:
+    """A workload's ops as arrays: the :class:`OpTable` columns plus stream, phase, utterance (int32 as loaded)
+    and deps (CSR:
     the parents of op ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``)."""
 
     stream: Labelled = None
@@ -84,6 +92,12 @@ def op_table(ops: pd.DataFrame) -> OpTable:
                    *(ops[c].to_numpy(np.int64) for c in ("m", "k", "n")))
 
 
+def _utterances(column: pd.Series) -> np.ndarray:
+    """The utterance ids as stored (int32 in a loaded trace: no int64 copy; ids are only compared)."""
+    utt = column.to_numpy()
+    return utt if np.issubdtype(utt.dtype, np.integer) else utt.astype(np.int64)
+
+
 def frame_codes(ops: pd.DataFrame, deps: tuple[np.ndarray, np.ndarray] | None = None) -> OpCodes:
     """The integer view of a pandas ops table (deps when it has a ``deps`` column; ``deps``: its CSR, when
     already at hand)."""
@@ -94,7 +108,7 @@ def frame_codes(ops: pd.DataFrame, deps: tuple[np.ndarray, np.ndarray] | None = 
     else:
         ptr, src = deps_csr(ops["deps"]) if "deps" in ops.columns else (None, None)
     return OpCodes(*(getattr(op_table(ops), f.name) for f in fields(OpTable)), stream=labelled(ops["stream"]),
-                   phase=labelled(ops["phase"]), utt=ops["utt"].to_numpy(np.int64), dep_ptr=ptr, dep_src=src)
+                   phase=labelled(ops["phase"]), utt=_utterances(ops["utt"]), dep_ptr=ptr, dep_src=src)
 
 
 def as_codes(ops: pd.DataFrame | OpCodes) -> OpCodes:
