@@ -155,17 +155,17 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     wnames, snames = oc.weight.names, oc.stream.names
     nw, ns = len(wnames), len(snames)
     has = np.array([w != "" for w in wnames], dtype=bool)[oc.weight.codes]
-    w, st = oc.weight.codes.astype(np.int64), oc.stream.codes  # w * ns + st in int64 (codes may be int32)
+    w, st = oc.weight.codes, oc.stream.codes  # (int32) widened to int64 where w * ns + st is formed
     is_mm = (oc.kind.codes == oc.kind.code_of("matmul")) & has
     # home: most reads, ties by stream name
-    reads = np.bincount(w[has] * ns + st[has], minlength=nw * ns).reshape(nw, ns)
+    reads = np.bincount(w[has].astype(np.int64) * ns + st[has], minlength=nw * ns).reshape(nw, ns)
     by_name = np.argsort(np.array(snames, dtype=object), kind="stable")
     home_code = by_name[np.argmax(reads[:, by_name], axis=1)]
     home = {wnames[i]: snames[home_code[i]] for i in range(nw) if reads[i].sum() > 0}
     # runs of consecutive uses within each stream's matmuls (issue order)
     mm_idx = np.flatnonzero(is_mm)
     order = mm_idx[np.argsort(_small_ints(st[mm_idx]), kind="stable")]
-    seq_w, seq_s = w[order], st[order]
+    seq_w, seq_s = w[order].astype(np.int64), st[order]
     new = np.ones(len(order), dtype=bool)
     new[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_s[1:] != seq_s[:-1])
     runs = np.bincount(seq_w[new] * ns + seq_s[new], minlength=nw * ns).reshape(nw, ns)
@@ -179,9 +179,11 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
             bursty[wn] = bool(mm_reads[i, home_code[i]] >= 2 * max(r, 1))
     emb = has & ~is_mm  # embedding tables (and any other non-matmul reader, which reads no rows)
     if emb.any():
-        rows_read = np.where(oc.kind.codes == oc.kind.code_of("embedding"), oc.m * oc.n, 0).astype(np.float64)
-        rows = np.bincount(w[emb], weights=rows_read[emb], minlength=nw)
-        for i in np.flatnonzero(np.bincount(w[emb], minlength=nw)).tolist():
+        e_idx = np.flatnonzero(emb)  # only those rows (the same values, in the same order, as masking after)
+        rows_read = np.where(oc.kind.codes[e_idx] == oc.kind.code_of("embedding"), oc.m[e_idx] * oc.n[e_idx],
+                             0).astype(np.float64)
+        rows = np.bincount(w[e_idx], weights=rows_read, minlength=nw)
+        for i in np.flatnonzero(np.bincount(w[e_idx], minlength=nw)).tolist():
             wn = wnames[i]
             fetches[wn] = fetches.get(wn, 0.0) + float(rows[i]) / workload.meta.weights[wn].elements
             bursty.setdefault(wn, False)
@@ -278,9 +280,9 @@ def search_mapping(arch: ArchSpec, workload: Workload,
     naive, _ = naive_mapping(arch, workload)
     naive_enc = Candidate("naive", {s: naive.streams[s] for s in enc_s})
     naive_dec = Candidate("naive", {s: naive.streams[s] for s in dec_s})
-    scodes = probe.ops["stream"].astype(str).to_numpy()
-    enc_part = sub_workload(probe, np.isin(scodes, enc_s)) if enc_s else None
-    dec_part = sub_workload(probe, np.isin(scodes, dec_s)) if dec_s else None
+    pstream = op_codes(probe).stream  # by code: no string per op
+    enc_part = sub_workload(probe, np.isin(pstream.names, enc_s)[pstream.codes]) if enc_s else None
+    dec_part = sub_workload(probe, np.isin(pstream.names, dec_s)[pstream.codes]) if dec_s else None
     memo: dict = {}
 
     def group_cost(part: Workload | None, mapping: Mapping, group: list[str]) -> float:
