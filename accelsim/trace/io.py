@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from accelsim.atomic import atomic_write, atomic_write_text
 from accelsim.errors import TraceError
-from accelsim.hostmem import small_pages
+from accelsim.hostmem import keep_freed_memory, small_pages
 from accelsim.trace.format import (
     FORMAT_VERSION,
     OP_COLUMNS,
@@ -359,6 +359,7 @@ def _check_ops(where: str, ops: pd.DataFrame, meta: WorkloadMeta) -> tuple[np.nd
 def load_workload(directory: str | Path) -> Workload:
     """Load and validate a workload directory; any problem raises :class:`TraceError` naming file and field."""
     small_pages()  # the columns' pages fault in without compaction (accelsim.hostmem)
+    keep_freed_memory()  # the decode's freed temporaries serve the columns and the run after (accelsim.hostmem)
     directory = Path(directory)
     if not directory.is_dir():
         raise TraceError(f"{directory}: workload directory not found (expected a folder holding {META_FILE})")
