@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from repo_scripts import load_script
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("energy_results", REPO / "scripts" / "energy_results.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.slow
 def test_energy_tables_in_the_simulator_doc_are_current():
-    script = _script()
+    script = load_script("energy_results")
     doc = (REPO / "docs" / "simulator.md").read_text()
     assert f"{script.START}\n{script.tables()}\n{script.END}" in doc, (
         "docs/simulator.md's Energy tables are stale: run `python3 scripts/energy_results.py --write "
@@ -28,7 +22,7 @@ def test_energy_tables_in_the_simulator_doc_are_current():
 
 
 def test_writing_between_markers_keeps_the_rest_and_is_idempotent(tmp_path):
-    script = _script()
+    script = load_script("energy_results")
     doc = tmp_path / "doc.md"
     doc.write_text(f"intro\n{script.START}\nold\n{script.END}\nend\n")
     for _ in range(2):

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from repo_scripts import load_script
+
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("sim_results", REPO / "scripts" / "sim_results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_every_docs_table_has_its_markers():
-    mod = _script()
+    mod = load_script("sim_results")
     sim = (REPO / "docs" / "simulator.md").read_text()
     for name in mod.TABLES:
         assert f"<!-- sim_results:{name} -->" in sim and f"<!-- /sim_results:{name} -->" in sim, name
@@ -27,14 +21,14 @@ def test_every_docs_table_has_its_markers():
 
 
 def test_replace_blocks_rewrites_only_the_marked_table():
-    mod = _script()
+    mod = load_script("sim_results")
     doc = "a\n<!-- sim_results:cores -->\nold\n<!-- /sim_results:cores -->\nb"
     assert mod.replace_blocks(doc, {"cores": "new"}) == "a\n<!-- sim_results:cores -->\nnew\n<!-- /sim_results:cores -->\nb"
 
 
 @pytest.mark.slow
 def test_docs_tables_are_not_stale():
-    mod = _script()
+    mod = load_script("sim_results")
     tables = mod.render()
     for path in mod.DOCS:
         doc = path.read_text()

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
 
+from repo_scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("precision_wers", ROOT / "scripts" / "precision_wers.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_a_wrapped_accuracy_mapping_is_replaced_whole():
-    mod = _script()
+    mod = load_script("precision_wers")
     text = ("format_version: 1\nsearch:\n  beam: 16\naccuracy: {cer_percent: null, test_set: data/multi/target_test.jsonl\n"
             "    (first 10 utterances), wer_percent: 35.0,\n  speech: null}\nweights:\n  a: {shape: [1, 2]}\n")
     new = {"cer_percent": None, "test_set": "data/multi/target_test.jsonl (first 10 utterances)", "wer_percent": 35.0,
@@ -33,7 +27,7 @@ def test_a_wrapped_accuracy_mapping_is_replaced_whole():
 
 
 def test_speech_and_exports_follow_the_model():
-    mod = _script()
+    mod = load_script("precision_wers")
     assert mod.speech_of(ROOT / "data/multi/target_test_unseen.jsonl").startswith("**unseen**")
     assert mod.speech_of(ROOT / "data/corpus/target_test.jsonl") == "espeak-ng only (KJV)"
     assert mod.speech_of(ROOT / "data/corpus/source_dev.jsonl") == mod.ESPEAK_SPEECH

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from repo_scripts import load_script
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("validation_results", REPO / "scripts" / "validation_results.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.mark.slow
 def test_validation_doc_tables_are_current():
-    mod = _module()
+    mod = load_script("validation_results")
     if not mod.CSV.is_file():
         pytest.skip("measured H100 table not present")
     doc = mod.DOC.read_text()
@@ -31,7 +25,7 @@ def test_validation_doc_tables_are_current():
 def test_cv_predictions_cover_every_measured_row():
     import pandas as pd
 
-    mod = _module()
+    mod = load_script("validation_results")
     if not mod.CSV.is_file():
         pytest.skip("measured H100 table not present")
     cv = pd.read_csv(mod.CV_CSV)
