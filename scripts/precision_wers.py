@@ -43,11 +43,11 @@ def models_of(model: Path) -> dict[str, Path]:
 
 def speech_of(manifest: Path) -> str:
     """What speech the test set holds (``asr.train.report.TEST_SETS``; the espeak-ng corpus otherwise)."""
-    from asr.train.report import TEST_SETS
+    from asr.train.report import UNKNOWN_SPEECH, speech_of as named
 
-    path = Path(os.path.abspath(manifest))  # not resolve(): data/corpus may be a link out of the project
-    rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(manifest)
-    return dict(TEST_SETS).get(rel, ESPEAK_SPEECH if rel.startswith("data/corpus/") else "speech of unknown source")
+    path = Path(os.path.abspath(manifest))
+    inside = path.is_relative_to(ROOT) and path.relative_to(ROOT).as_posix().startswith("data/corpus/")
+    return named(manifest, ESPEAK_SPEECH if inside else UNKNOWN_SPEECH, root=ROOT)
 
 
 def with_accuracy(text: str, accuracy: dict, where: str) -> str:

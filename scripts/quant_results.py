@@ -122,9 +122,9 @@ SHIPPED_SETS = (
 
 def _speech(manifest: str) -> str:
     """The speech a test manifest holds, as docs/asr.md's tables name it."""
-    from asr.train.report import TEST_SETS as SPEECH_OF
+    from asr.train.report import speech_of
 
-    return dict(SPEECH_OF).get(manifest, SPEECH)
+    return speech_of(manifest, SPEECH)
 
 
 def measure_shipped(root: Path, previous: dict | None = None) -> dict:

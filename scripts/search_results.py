@@ -31,6 +31,7 @@ from asr.cli.decode import read_utts  # noqa: E402
 from asr.search.decode import decode_all, encode, word_error_rate  # noqa: E402
 from asr.search.setup import fusion_weights, is_integer_model, load_acoustic, load_fusion  # noqa: E402
 from asr.search.step import SearchConfig  # noqa: E402
+from asr.train.report import speech_of  # noqa: E402
 
 FUSIONS = ("none", "shallow", "dr")
 PRECISIONS = ("fp32", "int8", "int4")
@@ -96,13 +97,6 @@ def run(args: argparse.Namespace, csv: Path) -> pd.DataFrame:
                     done = pd.concat([done, pd.DataFrame([row])], ignore_index=True)
                     _save(done, csv)
     return done
-
-
-def speech_of(manifest: str) -> str:
-    """The speech a test manifest holds, as docs/asr.md's tables name it."""
-    from asr.train.report import TEST_SETS as SPEECH_OF
-
-    return dict(SPEECH_OF).get(manifest, "speech of unknown source")
 
 
 def _wer_table(sub: pd.DataFrame) -> list[str]:

@@ -7,10 +7,15 @@ markers in docs/asr.md no longer matches the shipped eval files.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asr.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # (manifest as passed to asr eval, speech it holds)
 TEST_SETS: tuple[tuple[str, str], ...] = (
@@ -23,6 +28,22 @@ TEST_SETS: tuple[tuple[str, str], ...] = (
     ("data/multi/source_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (fortunes)"),
     ("data/multi/target_test_independent.jsonl", "**independent**: flite 5 voices + Festival kal / slt (KJV)"),
 )
+UNKNOWN_SPEECH = "speech of unknown source"
+
+
+def speech_of(manifest: str | Path, default: str = UNKNOWN_SPEECH, root: Path | None = None) -> str:
+    """The speech a test manifest holds, as :data:`TEST_SETS` names it (``default`` for any other manifest).
+
+    ``manifest`` may be absolute: it is taken relative to ``root`` (the project) when it lies inside it.
+    """
+    path = Path(manifest)
+    if root is not None and path.is_absolute():
+        path = Path(os.path.abspath(path))  # not resolve(): data/corpus may be a link out of the project
+        if path.is_relative_to(root):
+            path = path.relative_to(root)
+    return dict(TEST_SETS).get(path.as_posix(), default)
+
+
 MODELS: tuple[tuple[str, tuple[str, ...]], ...] = (  # column head, eval files holding its results
     ("`models/small`", ("models/small/eval.json", "models/multi/eval_models_small.json")),
     ("`models/multi` stage 2 (espeak-ng + Piper)", ("models/multi/eval_stage2.json",)),
