@@ -63,3 +63,27 @@ def test_the_program_still_waits_for_a_running_thread(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, "run", str(tmp_path / "none.yaml"), str(tmp_path)],
                           capture_output=True, text=True)
     assert (proc.returncode, proc.stdout) == (2, "thread finished\n")
+
+
+def _in_fresh_process(code: str, **env: str) -> str:
+    import os
+
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={**os.environ, **env}).stdout.strip()
+
+
+def test_numba_starts_without_importing_scipy_linalg_and_scipy_stays_importable():
+    code = ("import sys, numpy as np; import accelsim.jit as j; from accelsim.jit import njit\n"
+            "before = 'scipy.linalg' in sys.modules\n"
+            "f = njit(lambda a: (a * 2).sum())\n"
+            "total = f(np.arange(4))\n"
+            "import scipy.linalg\n"
+            "print(before, 'scipy.linalg' in sys.modules, total, sys.modules['scipy.linalg'] is not None)")
+    # hidden while numba initialised and the jitted call ran; importable (and real) afterwards
+    assert _in_fresh_process(code) == "False True 12 True"
+
+
+def test_numba_keeps_its_own_start_up_when_asked():
+    code = "import sys; import accelsim.jit; print('scipy.linalg' in sys.modules)"
+    assert _in_fresh_process(code, ACCELSIM_NUMBA_BLAS="1") == "True"
+    assert _in_fresh_process(code) == "False"

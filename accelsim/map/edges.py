@@ -14,13 +14,14 @@ the previous op (``overlap: none``), then the start-up load of each piece's pinn
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from accelsim.jit import njit
 
 from accelsim.map.plan import UNITS_PER_CORE
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, c, nc, p, np_, diag):
     """Link parents [p, p + np_) -> children [c, c + nc): counted (first pass) or written (second)."""
     k = count[0]
@@ -33,7 +34,7 @@ def _put(fill, count, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, c, n
         diagonal[k] = diag
 
 
-@numba.njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False)
 def _walk(count, fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
           out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
           load_of_key, class_key0, first_utt):  # pragma: no cover - compiled
@@ -74,7 +75,7 @@ def _walk(count, fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_l
     return count[0]
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def piece_links(n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
                 has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt):  # pragma: no cover
     """(child_lo, child_cnt, parent_lo, parent_cnt, diagonal) of every link over all pieces (loads first), in
@@ -101,7 +102,7 @@ def piece_links(n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
     return child_lo, child_cnt, parent_lo, parent_cnt, diagonal
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def expand_pieces(piece_op, piece_key, piece_rank, n_load, p0, op_class, class_key0, op_rank):  # pragma: no cover
     """Fill the per-piece ``piece_op``, ``piece_key`` and (when ``piece_rank`` is not empty) ``piece_rank``:
     the loads first (op -1, key = their index, rank 0), then the pieces of each op (its class's keys after
@@ -122,7 +123,7 @@ def expand_pieces(piece_op, piece_key, piece_rank, n_load, p0, op_class, class_k
                 piece_rank[p] = op_rank[d]
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def link_delay_s(parent, child, unit, out_cycles, link_cycles, clock_hz):  # pragma: no cover - compiled
     """Seconds a link edge's result needs from ``parent``'s core to ``child``'s (0 on the same core)."""
     a = unit[parent] // UNITS_PER_CORE
@@ -132,7 +133,7 @@ def link_delay_s(parent, child, unit, out_cycles, link_cycles, clock_hz):  # pra
     return (link_cycles[a, b] + out_cycles[parent]) / clock_hz
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def expand_links(dep_ptr, dep_src, dep_delay_s, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, out_cycles,
                  link_cycles, clock_hz, unit):  # pragma: no cover - compiled
     """(ptr, src, delay_s): the explicit edges and the links' edges as one CSR by child (explicit first, then

@@ -8,15 +8,16 @@ the bandwidth. The two loops over pieces are compiled with numba (``cache=True``
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from accelsim.jit import njit
 
 from accelsim.map.build import Built
 from accelsim.map.plan import UNITS_PER_CORE
 from accelsim.spec.schema import ArchSpec
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def longest_path_end_s(dep_ptr, dep_src, dep_delay_s, busy_s):  # pragma: no cover - compiled
     """Earliest end of every piece with unbounded units: its parents' ends plus transfer delays, plus its
     busy time, s (pieces are topologically ordered: parents come first)."""
@@ -32,7 +33,7 @@ def longest_path_end_s(dep_ptr, dep_src, dep_delay_s, busy_s):  # pragma: no cov
     return end
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def lru_hits(order, core, weight_id, weight_bytes, cache_bytes, n_cores):  # pragma: no cover - compiled
     """Which reads (pieces ``order``, in that order) find their weight in their core's LRU reuse space of
     ``cache_bytes[core]`` bytes (a weight larger than the space is never kept)."""

@@ -13,7 +13,7 @@ any per-piece temporary array.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from accelsim.jit import njit
 
 
 @njit(cache=True)

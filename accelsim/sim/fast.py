@@ -21,7 +21,7 @@ and no compiler toolchain at install time, and it is a plain dependency from PyP
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from accelsim.jit import njit
 
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, Played, _link_arrays
 
