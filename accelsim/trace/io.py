@@ -284,8 +284,7 @@ class _FilledColumn:
         self.values = np.empty(size, dtype=floor)
         self.filled = 0
 
-    def append(self, chunk: np.ndarray, lo: int, hi: int) -> None:
-        """Append ``chunk`` (its values in ``lo..hi``, which must fit int64)."""
+    def _fit(self, lo: int, hi: int) -> None:
         need = _narrowest_int(lo, hi, self.values.dtype)
         if need is None:
             raise OverflowError(f"values {lo}..{hi} do not fit int64")
@@ -293,8 +292,19 @@ class _FilledColumn:
             wider = np.empty(len(self.values), dtype=need)
             wider[:self.filled] = self.values[:self.filled]
             self.values = wider
+
+    def append(self, chunk: np.ndarray, lo: int, hi: int) -> None:
+        """Append ``chunk`` (its values in ``lo..hi``, which must fit int64)."""
+        self._fit(lo, hi)
         end = self.filled + len(chunk)
         self.values[self.filled:end] = chunk
+        self.filled = end
+
+    def append_lookup(self, table: np.ndarray, index: np.ndarray, hi: int) -> None:
+        """Append ``table[index]`` (values in ``0..hi``), written in place: no temporary per row."""
+        self._fit(0, hi)
+        end = self.filled + len(index)
+        np.take(table.astype(self.values.dtype), index, out=self.values[self.filled:end])
         self.filled = end
 
     def result(self) -> np.ndarray:
@@ -419,9 +429,9 @@ class _Decoder:
 
     def _add_chunk(self, name: str, chunk: pa.Array, at: int) -> None:
         self.nulls[name] += chunk.null_count
-        if self._failed(name) or not len(chunk):
-            return
         dtype = OP_COLUMNS[name]
+        if self._failed(name) or not (len(chunk) or dtype == "category"):  # (an empty chunk's labels count)
+            return
         if dtype == "list<int64>":
             values = chunk.flatten()
             self.inner_nulls += values.null_count
@@ -449,7 +459,10 @@ class _Decoder:
             remap = np.array([labels.setdefault(v, len(labels)) for v in chunk.dictionary.to_pylist()],
                              dtype=np.int64)
             # the codes' dtype holds the label count too (callers use it as a "none" code)
-            self.cols[name].append(remap[int_view(chunk.indices)], 0, len(labels))
+            if np.array_equal(remap, np.arange(len(remap))):  # the chunk's dictionary is the labels' order
+                self.cols[name].append(int_view(chunk.indices), 0, len(labels))
+            else:
+                self.cols[name].append_lookup(remap, int_view(chunk.indices), len(labels))
         else:
             lo, hi = _min_max(chunk)
             rng = self.ranges.setdefault(name, [lo, hi])
@@ -510,7 +523,10 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
     problems = []
     n_ops = len(oc)
     is_mm = _is(oc.kind, "matmul")
-    for lo in range(0, n_ops, _CHECK_BLOCK_ROWS):  # in blocks: float64 temporaries of a few MB
+    # no row can exceed the product of the columns' largest values (exact Python ints): then skip the rows
+    top_m, top_k, top_n = (int(getattr(oc, c).max()) for c in ("m", "k", "n"))
+    bounded = top_m * max(top_k * top_n, top_k, top_n) <= MAX_OP_ELEMENTS
+    for lo in range(0, 0 if bounded else n_ops, _CHECK_BLOCK_ROWS):  # blocks: float64 temporaries of a few MB
         hi = min(lo + _CHECK_BLOCK_ROWS, n_ops)
         m, k, n = (getattr(oc, c)[lo:hi].astype(np.float64) for c in ("m", "k", "n"))
         elements = np.where(is_mm[lo:hi], m * k * n, m * np.maximum(n, k))
@@ -531,10 +547,10 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
             i = int(np.flatnonzero(sel & np.isin(fcodes, bad_codes))[0])
             problems.append(
                 f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
-    topk = _is(oc.kind, "topk")
-    bad_k = topk & ((oc.k < 1) | (oc.k > oc.n))
+    topk = np.flatnonzero(_is(oc.kind, "topk"))
+    bad_k = (oc.k[topk] < 1) | (oc.k[topk] > oc.n[topk])
     if bad_k.any():
-        i = int(np.argmax(bad_k))
+        i = int(topk[np.argmax(bad_k)])
         problems.append(f"op {i}: topk selects k={int(oc.k[i])} of n={int(oc.n[i])} candidates; need 1 <= k <= n")
     utt = oc.utt
     if utt.size and utt.max() >= meta.audio.utterances:
@@ -542,6 +558,23 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
         problems.append(f"op {i}: utt = {int(utt[i])} but audio.utterances = {meta.audio.utterances} "
                         "(utterances are numbered 0..utterances-1)")
     return problems
+
+
+def _first_op_with_bad_parent(ptr: np.ndarray, src: np.ndarray) -> int | None:
+    """The first op with a parent id < 0 or >= its own id (CSR ``ptr``/``src``); None if none. In blocks of
+    ops, each edge compared with its owner's id (the blocks' temporaries stay in cache)."""
+    n = len(ptr) - 1
+    for lo in range(0, n, _CHECK_BLOCK_ROWS):
+        hi = min(lo + _CHECK_BLOCK_ROWS, n)
+        e0, e1 = int(ptr[lo]), int(ptr[hi])
+        if e0 == e1:
+            continue
+        owner = np.repeat(np.arange(lo, hi, dtype=np.int32 if hi < 2**31 else np.int64), np.diff(ptr[lo:hi + 1]))
+        parents = src[e0:e1]
+        bad = (parents < 0) | (parents >= owner)
+        if bad.any():
+            return int(owner[np.argmax(bad)])
+    return None
 
 
 def _check_ops(where: str, oc: OpCodes, meta: WorkloadMeta, ids: np.ndarray | None = None) -> None:
@@ -588,12 +621,9 @@ def _check_ops(where: str, oc: OpCodes, meta: WorkloadMeta, ids: np.ndarray | No
                                 f"{int(oc.k[r])}x{int(oc.n[r])} but the weight has {int(elements[c])} elements")
     ptr, flat = oc.dep_ptr, oc.dep_src
     if len(flat):
-        owner = np.repeat(np.arange(n, dtype=np.int32 if n < 2**31 else np.int64), np.diff(ptr))
-        bad_edge = (flat < 0) | (flat >= owner)
-        if bad_edge.any():
-            op_id = int(owner[np.argmax(bad_edge)])
+        op_id = _first_op_with_bad_parent(ptr, flat)
+        if op_id is not None:
             problems.append(f"op {op_id}: deps {flat[ptr[op_id]:ptr[op_id + 1]].tolist()[:5]} must name earlier ops")
-        del owner, bad_edge
     if problems:
         raise TraceError(f"{where}: invalid ops table:\n  " + "\n  ".join(problems[:10]))
 
