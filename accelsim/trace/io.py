@@ -261,10 +261,17 @@ _FLOOR_DTYPE = {"m": np.int64, "k": np.int64, "n": np.int64, "dep_ptr": np.int32
 #: step at its widest (int32: a column has fewer labels than 2**31 and utt/step are int32 by the format),
 #: m, k, n (int64), the CSR pointer (int64 at its widest); ``id`` is checked, not kept.
 _LOADED_BYTES_PER_OP = 4 * len(TEXT_COLUMNS) + 4 + 4 + 3 * 8 + 8
-#: Bytes per dependency: its parent id (int64 at its widest) plus the checks' owner id (int32) of each edge.
-_LOADED_BYTES_PER_DEP = 8 + 4
-#: Rows the shape checks process at a time (their float64 temporaries stay a few MB).
+#: Bytes per dependency once loaded: its parent id (int64 at its widest).
+_LOADED_BYTES_PER_DEP = 8
+#: Bytes per row of a decoded row group (Arrow's widths): six dictionary-index columns (int32), utt and step
+#: (int32), id, m, k, n (int64), the deps offsets (int32); plus the parent ids, int64 per dependency.
+_DECODED_BYTES_PER_ROW = 4 * len(TEXT_COLUMNS) + 4 + 4 + 4 * 8 + 4
+_DECODED_BYTES_PER_DEP = 8
+#: Rows the checks process at a time (their temporaries stay a few tens of MB)...
 _CHECK_BLOCK_ROWS = 1 << 20
+#: ... and their bytes per row: m, k, n as float64, the element count (float64), a few masks; the deps check's
+#: owner id (int32) and masks per edge are counted with the dependencies' 8 B.
+_CHECK_BYTES_PER_ROW = 4 * 8 + 4
 
 
 def _narrowest_int(lo: int, hi: int, floor: np.dtype) -> np.dtype | None:
@@ -276,33 +283,35 @@ def _narrowest_int(lo: int, hi: int, floor: np.dtype) -> np.dtype | None:
 
 
 class _FilledColumn:
-    """A column decoded row group by row group into one preallocated array (pages of the unfilled tail are
+    """A column decoded row group by row group into one preallocated array (pages of an unfilled tail are
     never touched), in the narrowest dtype holding every value so far: widened, copying what is filled, when
-    a row group needs more."""
+    a row group needs more (and grown, should the size given be short)."""
 
     def __init__(self, size: int, floor: Any) -> None:
         self.values = np.empty(size, dtype=floor)
         self.filled = 0
 
-    def _fit(self, lo: int, hi: int) -> None:
+    def _fit(self, lo: int, hi: int, rows: int) -> None:
         need = _narrowest_int(lo, hi, self.values.dtype)
         if need is None:
             raise OverflowError(f"values {lo}..{hi} do not fit int64")
-        if need != self.values.dtype:
-            wider = np.empty(len(self.values), dtype=need)
+        size = len(self.values) if self.filled + rows <= len(self.values) else max(2 * len(self.values),
+                                                                                   self.filled + rows)
+        if need != self.values.dtype or size != len(self.values):
+            wider = np.empty(size, dtype=need)
             wider[:self.filled] = self.values[:self.filled]
             self.values = wider
 
     def append(self, chunk: np.ndarray, lo: int, hi: int) -> None:
         """Append ``chunk`` (its values in ``lo..hi``, which must fit int64)."""
-        self._fit(lo, hi)
+        self._fit(lo, hi, len(chunk))
         end = self.filled + len(chunk)
         self.values[self.filled:end] = chunk
         self.filled = end
 
     def append_lookup(self, table: np.ndarray, index: np.ndarray, hi: int) -> None:
         """Append ``table[index]`` (values in ``0..hi``), written in place: no temporary per row."""
-        self._fit(0, hi)
+        self._fit(0, hi, len(index))
         end = self.filled + len(index)
         np.take(table.astype(self.values.dtype), index, out=self.values[self.filled:end])
         self.filled = end
@@ -342,9 +351,10 @@ def max_ops_memory_bytes() -> float:
 def check_parquet_before_read(ops_path: Path, meta_path: Path, expected_rows: int) -> pq.ParquetFile:
     """Read only the Parquet footer: row count against ``ops.count`` and a memory estimate, before any data.
 
-    The estimate is what :func:`load_workload` holds at most: the loaded arrays at their widest dtypes
-    (``_LOADED_BYTES_PER_OP`` per op, ``_LOADED_BYTES_PER_DEP`` per dependency) plus the largest row group
-    decoded (uncompressed size), as only one is decoded at a time. Returns the opened file (memory-mapped)."""
+    The estimate is derived from what :func:`load_workload` holds at most: the file (memory-mapped), the
+    loaded arrays at their widest dtypes (``_LOADED_BYTES_PER_OP`` per op, ``_LOADED_BYTES_PER_DEP`` per
+    dependency), one decoded row group at a time (the largest, at Arrow's widths) and one block of the
+    checks' temporaries. Returns the opened file (memory-mapped)."""
     try:
         pf = pq.ParquetFile(ops_path, memory_map=True)
         md = pf.metadata
@@ -353,15 +363,16 @@ def check_parquet_before_read(ops_path: Path, meta_path: Path, expected_rows: in
                          "it is truncated or corrupt") from None
     if md.num_rows != expected_rows:
         raise TraceError(f"{ops_path}: holds {md.num_rows:,} ops but {meta_path} says ops.count = {expected_rows:,}")
-    largest_group = max((md.row_group(i).total_byte_size for i in range(md.num_row_groups)), default=0)
     deps_values = 0  # list entries (an empty list counts one): at least the dependencies
+    largest_group = 0  # bytes of the largest row group once decoded
     names = [md.schema.column(j).path for j in range(md.num_columns)]
     for i in range(md.num_row_groups):
         rg = md.row_group(i)
-        for j, name in enumerate(names):
-            if name.startswith("deps"):
-                deps_values += rg.column(j).num_values
-    estimate = largest_group + md.num_rows * _LOADED_BYTES_PER_OP + deps_values * _LOADED_BYTES_PER_DEP
+        group_deps = sum(rg.column(j).num_values for j, name in enumerate(names) if name.startswith("deps"))
+        deps_values += group_deps
+        largest_group = max(largest_group, rg.num_rows * _DECODED_BYTES_PER_ROW + group_deps * _DECODED_BYTES_PER_DEP)
+    estimate = (ops_path.stat().st_size + md.num_rows * _LOADED_BYTES_PER_OP + deps_values * _LOADED_BYTES_PER_DEP
+                + largest_group + min(md.num_rows, _CHECK_BLOCK_ROWS) * _CHECK_BYTES_PER_ROW)
     limit = max_ops_memory_bytes()
     if estimate > limit:
         raise TraceError(
@@ -439,14 +450,10 @@ class _Decoder:
                 return
             offsets = int_view(chunk.offsets)
             count = int(offsets[-1] - offsets[0])
-            self.dep_ptr.append(offsets[1:] - offsets[0] + self.edges, self.edges, self.edges + count)
+            self.dep_ptr.append(offsets[1:].astype(np.int64) + (self.edges - int(offsets[0])), self.edges,
+                                self.edges + count)
             if count:
                 lo, hi = _min_max(values)
-                if self.dep_src.filled + count > len(self.dep_src.values):  # grow: double, untouched pages free
-                    grown = np.empty(max(2 * len(self.dep_src.values), self.dep_src.filled + count),
-                                     dtype=self.dep_src.values.dtype)
-                    grown[:self.dep_src.filled] = self.dep_src.values[:self.dep_src.filled]
-                    self.dep_src.values = grown
                 try:
                     self.dep_src.append(int_view(values), lo, hi)
                 except OverflowError:
