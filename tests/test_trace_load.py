@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -281,3 +282,28 @@ def test_bytes_of_the_old_arrow_writer_and_the_loaded_view_agree():
     """write_workload's Arrow table of a loaded workload's ops is the file's table (nothing lost on the way)."""
     wl = load_workload(REPO / "workloads" / "small_beam16")
     assert _ops_to_arrow(wl.ops).equals(_ops_to_arrow(pandas_loader_frame(wl.path)))
+
+
+def test_matmul_shape_against_its_weight_and_zero_k_are_refused_by_the_first_bad_op(tmp_path):
+    directory = tmp_path / "wl"
+    src = REPO / "workloads" / "small_beam16"
+    directory.mkdir()
+    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
+    table = pq.read_table(src / "ops.parquet")
+    kind, weight, k = (table.column(c).to_pylist() for c in ("kind", "weight", "k"))
+    mm = [i for i, x in enumerate(kind) if x == "matmul"]
+    late = [i for i in mm if i > 20_000]  # in a later row group than the first
+    first_w = weight[late[0]]
+    again = next(i for i in late[1:] if weight[i] == first_w)
+    k[late[0]] += 1
+    k[again] += 1  # the same weight read wrongly again, later: the message names the first
+    other = next(i for i in late if weight[i] != first_w)
+    k[other] = 0
+    rewrite(directory, table.set_column(table.column_names.index("k"), "k", pa.array(k, pa.int64())),
+            row_group_size=8192)
+    with pytest.raises(TraceError) as err:
+        load_workload(directory)
+    text = str(err.value)
+    assert "matmul ops need k > 0" in text
+    assert re.search(rf"matmul op {late[0]} reads '{re.escape(first_w)}' as {k[late[0]]}x\d+ but the weight has", text)
+    assert f"matmul op {again} " not in text

@@ -600,32 +600,36 @@ def _check_ops(where: str, oc: OpCodes, meta: WorkloadMeta, ids: np.ndarray | No
             problems.append(f"column {col} must be > 0 (first bad op id {int(np.argmax(getattr(oc, col) <= 0))})")
     if n and oc.k.min() < 0:
         problems.append("column k must be >= 0")
+    wnames = list(oc.weight.names)
+    elements = np.array([meta.weights[w].elements if w and w in meta.weights else -1 for w in wnames] + [-1],
+                        dtype=np.int64)
     is_mm = _is(oc.kind, "matmul")
-    mm_rows = np.flatnonzero(is_mm)
-    if len(mm_rows) and oc.k[mm_rows].min() <= 0:
+    mm_k_min = None
+    firsts: dict[str, tuple[int, int]] = {}  # weight -> (first matmul row reading it with a wrong shape, code)
+    for lo in range(0, n, _CHECK_BLOCK_ROWS):  # by weight code, in blocks: no per-op Python work
+        rows = lo + np.flatnonzero(is_mm[lo:min(lo + _CHECK_BLOCK_ROWS, n)])
+        if not len(rows):
+            continue
+        k_mm = oc.k[rows]
+        mm_k_min = int(k_mm.min()) if mm_k_min is None else min(mm_k_min, int(k_mm.min()))
+        wcodes = oc.weight.codes[rows]
+        want = elements[wcodes]  # code -1 (missing) reads the trailing -1
+        bad = (want >= 0) & (k_mm * oc.n[rows] != want)
+        if bad.any():
+            codes, first = np.unique(wcodes[bad], return_index=True)
+            for c, r in zip(codes.tolist(), rows[bad][first].tolist()):
+                firsts.setdefault(wnames[c], (r, c))
+    if mm_k_min is not None and mm_k_min <= 0:
         problems.append("matmul ops need k > 0")
     if n:
         problems.extend(_check_shapes_and_funcs(oc, meta))
-    wnames = list(oc.weight.names)
     unknown = sorted(set(wnames) - {""} - set(meta.weights))
     if unknown:
         problems.append(f"ops read weights not declared in workload.yaml weights: {unknown[:5]}")
-    if len(mm_rows):  # by weight code: no per-op Python work
-        elements = np.array([meta.weights[w].elements if w and w in meta.weights else -1 for w in wnames] + [-1],
-                            dtype=np.int64)
-        wcodes = oc.weight.codes[mm_rows]
-        want = elements[wcodes]
-        bad = (want >= 0) & (oc.k[mm_rows] * oc.n[mm_rows] != want)
-        bad_rows, bad_codes = mm_rows[bad], wcodes[bad]
-        if len(bad_rows):
-            firsts = {}
-            for r, c in zip(bad_rows[np.unique(bad_codes, return_index=True)[1]].tolist(),
-                            np.unique(bad_codes).tolist()):
-                firsts[wnames[c]] = (r, c)
-            for w in sorted(firsts):
-                r, c = firsts[w]
-                problems.append(f"matmul op {int(ids[r]) if ids is not None else r} reads {w!r} as "
-                                f"{int(oc.k[r])}x{int(oc.n[r])} but the weight has {int(elements[c])} elements")
+    for w in sorted(firsts):
+        r, c = firsts[w]
+        problems.append(f"matmul op {int(ids[r]) if ids is not None else r} reads {w!r} as "
+                        f"{int(oc.k[r])}x{int(oc.n[r])} but the weight has {int(elements[c])} elements")
     ptr, flat = oc.dep_ptr, oc.dep_src
     if len(flat):
         op_id = _first_op_with_bad_parent(ptr, flat)
