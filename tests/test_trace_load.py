@@ -210,18 +210,19 @@ def test_simulating_the_lean_view_equals_simulating_the_pandas_table():
     assert wl._ops is None  # the simulator never built the pandas table
 
 
-def test_accelsim_run_never_imports_pandas():
+def test_accelsim_run_never_imports_pandas(tmp_path):
     code = (
         "import sys, io, contextlib\n"
         "from accelsim.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        "    rc = main(['run', 'arch/int4.yaml', 'workloads/rnnt_beam16'])\n"
+        f"    rc = main(['run', 'arch/int4.yaml', 'workloads/rnnt_beam16', '--json', {str(tmp_path / 'r.json')!r}])\n"
         "print(rc, 'pandas' in sys.modules, sorted(m for m in sys.modules if m.startswith('pandas'))[:3])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(REPO)})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[:2] == ["0", "False"], out.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["num_ops"] == 84_367
 
 
 _labels = st.sampled_from(["a", "b", "encoder.l0", "", "x" * 30, "ü"])
