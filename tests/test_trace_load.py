@@ -308,3 +308,28 @@ def test_matmul_shape_against_its_weight_and_zero_k_are_refused_by_the_first_bad
     assert "matmul ops need k > 0" in text
     assert re.search(rf"matmul op {late[0]} reads '{re.escape(first_w)}' as {k[late[0]]}x\d+ but the weight has", text)
     assert f"matmul op {again} " not in text
+
+
+def test_other_valid_arrow_encodings_decode_as_the_pandas_loader_reads_them(tmp_path):
+    """Large lists and int16 parent ids for deps, int8 dictionary indices, unsigned and narrow integer columns,
+    large strings: each read exactly, into the same table."""
+    directory = tmp_path / "wl"
+    src = REPO / "workloads" / "small_beam1"
+    directory.mkdir()
+    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
+    t = pq.read_table(src / "ops.parquet")
+
+    def put(table, name, array):
+        return table.set_column(table.column_names.index(name), name, array)
+
+    deps = t.column("deps").combine_chunks()
+    t = put(t, "deps", pa.LargeListArray.from_arrays(deps.offsets.cast(pa.int64()), deps.values.cast(pa.int32())))
+    kind = t.column("kind").combine_chunks()
+    t = put(t, "kind", pa.DictionaryArray.from_arrays(kind.indices.cast(pa.int8()), kind.dictionary))
+    t = put(t, "stream", t.column("stream").cast(pa.string()).cast(pa.large_string()))
+    t = put(t, "m", t.column("m").cast(pa.uint32()))
+    t = put(t, "utt", t.column("utt").cast(pa.int64()))
+    t = put(t, "step", t.column("step").cast(pa.int16()))
+    rewrite(directory, t, row_group_size=3000)
+    assert_same_frame(load_workload(directory).ops, pandas_loader_frame(directory))
+    assert_same_frame(load_workload(directory).ops, load_workload(src).ops)
