@@ -39,7 +39,7 @@ def main() -> int:
     t0 = time.perf_counter()
     workload = load_workload(args.workload)
     load_s = time.perf_counter() - t0
-    print(f"{workload.name}: {len(workload.ops):,} ops, loaded in {load_s:.2f} s")
+    print(f"{workload.name}: {workload.n_ops:,} ops, loaded in {load_s:.2f} s")
     best = {}
     for mapping in ("naive", "search"):
         arch = load_arch(args.arch, {"scheduler.mapping": mapping})

@@ -15,7 +15,7 @@ from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.sim import simulate
 from accelsim.sim.engine import play
 from accelsim.sim.simulate import choose_mapping
-from accelsim.trace import load_workload
+from accelsim.trace import Workload, load_workload
 from accelsim.trace.synthetic import SyntheticConfig, build
 
 WORKLOADS = sorted(p.name for p in (REPO / "workloads").iterdir() if (p / "workload.yaml").is_file())
@@ -41,7 +41,7 @@ def first_utterances(workload, count: int):
     keep = np.isin(utt, np.unique(utt)[:count])
     ops = workload.ops.loc[keep].reset_index(drop=True).copy()
     assert int(workload.ops["id"].iloc[int(keep.sum()) - 1]) == int(keep.sum()) - 1  # a prefix: ids unchanged
-    return dataclasses.replace(workload, ops=ops, cache={})  # views derived from the whole ops do not carry over
+    return Workload(workload.path, workload.meta, ops)  # views derived from the whole ops do not carry over
 
 
 @pytest.mark.parametrize("mapping", ["naive", "search"])

@@ -8,10 +8,13 @@ hundred shapes) and broadcasts the results into numpy arrays for the engine.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute.dictionary_encode
 
+from accelsim.arrow_ints import int_array, int_view
 from accelsim.cost.gpu import gpu_op_cost
 from accelsim.cost.matmul import matmul_cycles
 from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
@@ -19,6 +22,9 @@ from accelsim.cost.vector import gather_cycles, vector_cycles, work_counts
 from accelsim.errors import SpecError
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import OpTable, op_table
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 UNITS = ("matrix", "vector", "dma")
 KIND_UNIT = {
@@ -119,9 +125,18 @@ def op_cost(kind: str, func: str, pclass: str, m: int, k: int, n: int, weight_pc
 
 def category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
     """Integer codes and their string labels of a (categorical) column, without materializing strings."""
+    import pandas as pd
+
     if not isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype("category")
     return column.cat.codes.to_numpy().astype(np.int64), [str(c) for c in column.cat.categories]
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, uniques) of an int64 array: ``uniques`` in order of first appearance, ``codes`` (int64) index it
+    (what ``pandas.factorize`` returns; by Arrow's hash table, without importing pandas)."""
+    encoded = pa.compute.dictionary_encode(int_array(np.asarray(values, dtype=np.int64)))
+    return int_view(encoded.indices).astype(np.int64), int_view(encoded.dictionary)
 
 
 def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -141,10 +156,10 @@ def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         lo = int(col.min())
         span = int(col.max()) - lo + 1
         if span > 1 << 31:  # sparse values: code them densely first
-            col_codes, col_uniques = pd.factorize(col)
+            col_codes, col_uniques = factorize(col)
             col, lo, span = col_codes.astype(np.int64, copy=False), 0, len(col_uniques)
         if card * span >= 1 << 62:
-            key, key_uniques = pd.factorize(key)
+            key, key_uniques = factorize(key)
             key = key.astype(np.int64, copy=False)
             card = len(key_uniques)
         key *= span  # in place: long tables would otherwise allocate three key-sized temporaries per column
@@ -152,7 +167,7 @@ def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         if lo:
             key -= lo
         card *= span
-    codes, uniq = pd.factorize(key)
+    codes, uniq = factorize(key)
     codes = codes.astype(np.int64, copy=False)
     first = np.empty(len(uniq), dtype=np.int64)
     first[codes[::-1]] = np.arange(n - 1, -1, -1, dtype=np.int64)  # the first row holding each code

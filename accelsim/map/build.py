@@ -18,9 +18,9 @@ sorted names.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
@@ -32,6 +32,9 @@ from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 WHOLE, SLICE, PARTIAL, REDUCE, LOAD = 0, 1, 2, 3, 4
 SLICEABLE_VECTOR = ("lstm_pointwise", "nonlinear", "elementwise")

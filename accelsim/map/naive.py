@@ -26,9 +26,9 @@ average, e.g. an encoder layer's recurrent weights, read once per frame) when th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from accelsim.cost.vector import work_counts
 from accelsim.cost.transfer import tensor_bytes
@@ -38,6 +38,9 @@ from accelsim.spec.schema import ArchSpec
 from accelsim.trace.format import WeightMeta
 from accelsim.trace.coded import OpCodes, as_codes, op_codes
 from accelsim.trace.io import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def place_streams(ops: pd.DataFrame | OpCodes, work: np.ndarray, arch: ArchSpec) -> dict[str, int]:

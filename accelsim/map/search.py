@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
 
 from accelsim.cost.op import CostMemo
 from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
@@ -40,8 +39,8 @@ from accelsim.map.naive import _small_ints, naive_mapping
 from accelsim.map.plan import Played
 from accelsim.sim.engine import play
 from accelsim.spec.schema import ArchSpec
-from accelsim.trace.coded import OpCodes, OpTable, op_codes
-from accelsim.trace.io import Workload, deps_series
+from accelsim.trace.coded import op_codes
+from accelsim.trace.io import Workload
 
 #: engine verifications on the first utterance (besides naive); more when the workload is small
 VERIFY_TOP = 3
@@ -70,14 +69,7 @@ def sub_workload(workload: Workload, keep: np.ndarray) -> Workload:
     ptr = np.zeros(len(idx) + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner[kept], minlength=len(idx)), out=ptr[1:])
     src = parent[kept]
-    ops = workload.ops.drop(columns="deps").iloc[idx].reset_index(drop=True)
-    ops["deps"] = deps_series(pa.ListArray.from_arrays(pa.array(ptr), pa.array(src)))
-    ops["id"] = np.arange(len(idx), dtype=np.int64)
-    sub = Workload(path=workload.path, meta=workload.meta, ops=ops[list(workload.ops.columns)])
-    table = oc.take(idx)
-    sub.cache["op_codes"] = OpCodes(*(getattr(table, f.name) for f in fields(OpTable)), stream=oc.stream.take(idx),
-                                    phase=oc.phase.take(idx), utt=oc.utt[idx], dep_ptr=ptr, dep_src=src)
-    return sub
+    return workload.subset(idx, ptr, src)
 
 
 def phase_groups(workload: Workload) -> tuple[list[str], list[str]]:
@@ -265,13 +257,12 @@ def search_mapping(arch: ArchSpec, workload: Workload,
     ``timings_s`` (when given) receives host seconds: ``search`` (ranking and verification), ``cost_map`` and
     ``engine`` (the chosen mapping's full plan and its run; 0 when the verification already ran it in full)."""
     clock0 = time.perf_counter()
-    ops = workload.ops
     overlap = arch.scheduler.overlap
     cores = 1 if arch.scheduler.placement == "single_core" else arch.cores
     enc_s, dec_s = phase_groups(workload)
-    utt = ops["utt"].to_numpy()
+    utt = op_codes(workload).utt
     first = utt == utt.min()
-    small = len(ops) <= SMALL_OPS
+    small = workload.n_ops <= SMALL_OPS
     probe = workload if small else sub_workload(workload, first)
     uses = _weight_uses(workload)
     encs = encoder_candidates(arch, probe, enc_s, cores)

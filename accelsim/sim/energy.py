@@ -91,7 +91,6 @@ class RunEnergy:
 
 def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(codes per op, counts matrix per distinct key x action, action names) of the on-chip counts."""
-    ops = result.workload.ops
     arch = result.arch
     wclass = {w: meta.pclass for w, meta in result.workload.meta.weights.items()}
     oc = op_codes(result.workload)
@@ -100,7 +99,7 @@ def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str
         lab = getattr(oc, name)
         codes, labels[name] = lab.codes, list(lab.names)
         cols.append(codes)
-    cols += [ops["m"].to_numpy(np.int64), ops["k"].to_numpy(np.int64), ops["n"].to_numpy(np.int64)]
+    cols += [getattr(oc, c).astype(np.int64, copy=False) for c in ("m", "k", "n")]
     key, first = dense_key(cols)
     names = list(action_names())
     index = {a: i for i, a in enumerate(names)}
@@ -121,8 +120,7 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     if table is None:
         return None
     arch = result.arch
-    ops = result.workload.ops
-    n = len(ops)
+    n = result.workload.n_ops
     key, matrix, names = _per_key_counts(result)
     oc = op_codes(result.workload)
     costs = result.costs

@@ -20,9 +20,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from accelsim.cost.op import UNITS
 from accelsim.sim.aggregate import busy_by_unit_s, use_by_label
@@ -31,6 +31,9 @@ from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import op_codes
 from accelsim.trace.format import OP_KINDS, PHASES
 from accelsim.trace.io import Workload
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 LOAD_PHASE = "load"
@@ -118,6 +121,11 @@ class RunResult:
         """Integer codes per op and labels of a text column (the workload's cached integer view)."""
         lab = getattr(op_codes(self.workload), column)
         return lab.codes, list(lab.names)
+
+    def _op_labels(self, column: str) -> np.ndarray:
+        """The labels of a text column, one Python string per op (for the pandas tables below)."""
+        lab = getattr(op_codes(self.workload), column)
+        return np.array(lab.names, dtype=object)[lab.codes]
 
     @cached_property
     def by_phase(self) -> dict[str, float]:
@@ -262,14 +270,15 @@ class RunResult:
         """One row per op (when ``record_timeline``): op_id, core, unit, phase, kind, stream, start_s, end_s."""
         if not self.record_timeline:
             return None
-        ops = self.workload.ops
+        import pandas as pd
+
         return pd.DataFrame({
-            "op_id": ops["id"].to_numpy(),
+            "op_id": np.arange(self.workload.n_ops, dtype=np.int64),
             "core": self.core,
             "unit": pd.Categorical(np.array(UNITS, dtype=object)[self.unit], categories=list(UNITS)),
-            "phase": ops["phase"].astype(str).to_numpy(),
-            "kind": ops["kind"].astype(str).to_numpy(),
-            "stream": ops["stream"].astype(str).to_numpy(),
+            "phase": self._op_labels("phase"),
+            "kind": self._op_labels("kind"),
+            "stream": self._op_labels("stream"),
             "start_s": self.start_s,
             "end_s": self.end_s,
             "dram_bytes": self.costs["dram_bytes"],
@@ -278,11 +287,12 @@ class RunResult:
 
     def per_op(self) -> pd.DataFrame:
         """Per-op costs and times (always available)."""
-        ops = self.workload.ops
+        import pandas as pd
+
         return pd.DataFrame({
-            "op_id": ops["id"].to_numpy(), "core": self.core,
-            "unit": np.array(UNITS, dtype=object)[self.unit], "phase": ops["phase"].astype(str).to_numpy(),
-            "kind": ops["kind"].astype(str).to_numpy(), "start_s": self.start_s, "end_s": self.end_s,
+            "op_id": np.arange(self.workload.n_ops, dtype=np.int64), "core": self.core,
+            "unit": np.array(UNITS, dtype=object)[self.unit], "phase": self._op_labels("phase"),
+            "kind": self._op_labels("kind"), "start_s": self.start_s, "end_s": self.end_s,
             "pure_s": self.costs["busy_s"], "dram_bytes": self.costs["dram_bytes"], "macs": self.costs["macs"],
             "resident": self.resident,
         })

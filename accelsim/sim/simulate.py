@@ -45,8 +45,7 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
     wall0 = time.perf_counter()
     keep_freed_memory()  # the phases' large arrays reuse each other's pages (accelsim.hostmem)
     small_pages()  # no transparent huge pages: their faults cost a compaction each (accelsim.hostmem)
-    ops = workload.ops
-    n = len(ops)
+    n = workload.n_ops
     if n == 0:
         raise TraceError(f"{workload.path}: the workload has no ops; nothing to simulate")
     _check_capacity(arch, workload, weight_bytes_of(arch, workload))
@@ -76,7 +75,7 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     piece, bytes summed, ...) into a RunResult."""
     from accelsim.sim.aggregate import ops_of_pieces
 
-    n = len(workload.ops)
+    n = workload.n_ops
     plan = built.plan
     nl = built.loads
     costs = built.costs

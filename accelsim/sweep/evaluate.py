@@ -27,6 +27,7 @@ import pandas as pd
 
 from accelsim.atomic import atomic_write
 from accelsim.sweep.grid import PointTask
+from accelsim.trace.coded import op_codes
 from accelsim.validation import check_summary
 
 _TIMELINE_COLUMNS = ("op_id", "core", "unit", "phase", "kind", "stream", "start_s", "end_s")
@@ -60,7 +61,8 @@ def roofline_columns(result: Any) -> dict[str, float]:
         "core_peak_vector_elems_per_s": clock * vec.lanes * float(vec.elems_per_lane_cycle[pol.nonlinear]),
         "offchip_bytes_per_s": float(arch.offchip.bandwidth),
     }
-    kind = result.workload.ops["kind"].astype(str).to_numpy()
+    kind_codes = op_codes(result.workload).kind
+    kind = np.array(kind_codes.names, dtype=object)[kind_codes.codes]
     costs = result.costs
     work = np.where(kind == "matmul", costs["macs"], costs["elem_ops"]).astype(np.float64)
     frame = pd.DataFrame({

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from accelsim.trace.format import OP_COLUMNS, OP_KINDS, PHASES, PRECISION_CLASSES, WeightMeta
 
@@ -84,6 +88,8 @@ class TraceBuilder:
 
     def to_frame(self) -> pd.DataFrame:
         """The ops table with the dtypes of ``OP_COLUMNS``."""
+        import pandas as pd
+
         data = {}
         for name, dtype in OP_COLUMNS.items():
             values = self._cols[name]

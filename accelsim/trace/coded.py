@@ -1,24 +1,30 @@
-"""An integer view of an ops table: every text column as codes + labels, shapes and dependencies as int64 arrays.
+"""An integer view of an ops table: every text column as codes + labels, shapes and dependencies as arrays.
 
 The mapper and the cost model run many times over the same workload (the search builds dozens of candidate
 plans); reading pandas columns each time (categorical codes, Arrow-backed labels, ``astype(str)``) cost more
-than the arithmetic. :func:`op_codes` converts once per workload and keeps the result on it; sub-tables
-(pieces of split ops, one utterance) are :meth:`OpTable.take` of it, without going back to pandas.
+than the arithmetic. A loaded workload holds its ops as this view (:func:`accelsim.trace.io.load_workload`
+decodes straight into it; :func:`op_codes` hands it out); sub-tables (pieces of split ops, one utterance) are
+:meth:`OpTable.take` of it, without going back to pandas. This module imports pandas only to convert a pandas
+table (:func:`frame_codes`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TEXT_COLUMNS = ("kind", "func", "pclass", "weight", "stream", "phase")
 
 
 @dataclass(frozen=True, eq=False)
 class Labelled:
-    """A text column: ``codes`` (one per row; int32 from :func:`labelled`, any integer type) into ``names``.
+    """A text column: ``codes`` (one per row, any signed integer type: a loaded workload's are the narrowest
+    that holds its labels, int8 for up to 127; int32 from :func:`labelled`) into ``names``.
 
     Arithmetic on codes (keys combining several columns) widens them first (e.g.
     :func:`accelsim.cost.op.dense_key` packs int64)."""
@@ -37,12 +43,18 @@ class Labelled:
         """The same column with ``name`` among its labels (appended when missing) and its code."""
         if name in self.names:
             return self, self.names.index(name)
-        return Labelled(self.codes, (*self.names, name)), len(self.names)
+        code = len(self.names)
+        codes = self.codes
+        if code > np.iinfo(codes.dtype).max:  # the new code must fit the codes' dtype (callers store it)
+            codes = codes.astype(np.min_scalar_type(-code - 1))
+        return Labelled(codes, (*self.names, name)), code
 
 
 def labelled(column: pd.Series) -> Labelled:
     """Codes (int32: 4 B per row instead of 8; a column has fewer labels than rows, and a table fewer than 2**31
     rows, checked) and labels of a (categorical) pandas column, without materializing a string per row."""
+    import pandas as pd
+
     if not isinstance(column.dtype, pd.CategoricalDtype):
         column = column.astype("category")
     names = tuple(str(c) for c in column.cat.categories)
@@ -75,9 +87,13 @@ class OpTable:
 
 @dataclass(frozen=True, eq=False)
 class OpCodes(OpTable):
-    """A workload's ops as arrays: the :class:`OpTable` columns plus stream, phase, utterance (int32 as loaded)
-    and deps (CSR:
-    the parents of op ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``)."""
+    """A workload's ops as arrays: the :class:`OpTable` columns plus stream, phase, utterance and deps (CSR:
+    the parents of op ``i`` are ``dep_src[dep_ptr[i]:dep_ptr[i + 1]]``).
+
+    Dtypes of a loaded workload (:func:`accelsim.trace.io.load_workload`): codes, ``utt``: the narrowest signed
+    integer holding the values (int8 upward; only compared and indexed); ``m``, ``k``, ``n``: int64;
+    ``dep_ptr``, ``dep_src``: int32, int64 when the values need it. From a pandas table (:func:`frame_codes`):
+    int32 codes, ``utt`` as stored, int64 shapes and deps."""
 
     stream: Labelled = None
     phase: Labelled = None
@@ -116,10 +132,6 @@ def as_codes(ops: pd.DataFrame | OpCodes) -> OpCodes:
 
 
 def op_codes(workload) -> OpCodes:
-    """The integer view of ``workload.ops`` (computed once, then kept on the workload: ops are immutable)."""
-    got = workload.cache.get("op_codes")
-    if got is None:
-        csr = workload.cache.pop("deps_csr", None)  # (ops, ptr, src) as load_workload checked them
-        deps = csr[1:] if csr is not None and csr[0] is workload.ops else None
-        got = workload.cache["op_codes"] = frame_codes(workload.ops, deps)
-    return got
+    """The integer view of a workload's ops (:attr:`accelsim.trace.io.Workload.codes`: what a loaded workload
+    holds; derived once from a workload made from a pandas table)."""
+    return workload.codes
