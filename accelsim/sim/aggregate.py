@@ -227,3 +227,354 @@ def ring_byte_hops(dep_ptr, dep_src, out_bytes, core, hop_table):  # pragma: no 
             acc += out_bytes[s] * hop_table[core[s], core[d]]
         out[d] = acc
     return out
+
+
+# --- streamed pairwise sums: numpy's summation of a sequence whose length is known up front, fed one value
+# at a time (no buffer of the whole sequence). Stream ``s`` of ``counts[s]`` values walks the same tree as
+# :func:`pairwise_sum` (blocks of up to 128 values, the first half of a larger range a multiple of 8),
+# keeping only the current block and the stack of left-half sums.
+
+@njit(cache=True)
+def _ps_descend(st, stage, s, t):  # pragma: no cover - compiled
+    """Push left halves from stack slot ``t`` down to a block; returns the new top."""
+    while st[s, t] > 128:
+        m = st[s, t]
+        n2 = m // 2
+        n2 -= n2 % 8
+        t += 1
+        st[s, t] = n2
+        stage[s, t] = 0
+    return t
+
+
+@njit(cache=True)
+def pairwise_streams(counts):  # pragma: no cover - compiled
+    """State of streamed pairwise sums, one stream per entry of ``counts`` (its number of values); feed with
+    :func:`stream_add`, read ``state[7]`` (the sums; 0.0 for an empty stream) when every value is in."""
+    ns = len(counts)
+    st = np.zeros((ns, 64), np.int64)
+    stage = np.zeros((ns, 64), np.int64)
+    left = np.zeros((ns, 64))
+    top = np.zeros(ns, np.int64)
+    leaf = np.zeros(ns, np.int64)
+    fill = np.zeros(ns, np.int64)
+    buf = np.zeros((ns, 128))
+    total = np.zeros(ns)
+    for s in range(ns):
+        if counts[s] > 0:
+            st[s, 0] = counts[s]
+            top[s] = _ps_descend(st, stage, s, 0)
+            leaf[s] = st[s, top[s]]
+    return st, stage, left, top, leaf, fill, buf, total
+
+
+@njit(cache=True)
+def stream_add(state, s, x):  # pragma: no cover - compiled
+    """Feed value ``x`` to stream ``s`` of ``state`` (:func:`pairwise_streams`)."""
+    st, stage, left, top, leaf, fill, buf, total = state
+    k = fill[s]
+    buf[s, k] = x
+    k += 1
+    if k < leaf[s]:
+        fill[s] = k
+        return
+    fill[s] = 0
+    val = _block_sum(buf[s], 0, k)
+    t = top[s] - 1
+    while t >= 0 and stage[s, t] == 1:  # a right half done: finish its parent
+        val = left[s, t] + val
+        t -= 1
+    if t < 0:
+        total[s] = val
+        leaf[s] = -1
+        return
+    left[s, t] = val  # a left half done: the right half next
+    stage[s, t] = 1
+    m = st[s, t]
+    n2 = m // 2
+    n2 -= n2 % 8
+    t += 1
+    st[s, t] = m - n2
+    stage[s, t] = 0
+    t = _ps_descend(st, stage, s, t)
+    top[s] = t
+    leaf[s] = st[s, t]
+
+
+@njit(cache=True)
+def _grow(a, k):  # pragma: no cover - compiled
+    if k < len(a):
+        return a
+    b = np.empty(2 * len(a) + 16, a.dtype)
+    b[:len(a)] = a
+    return b
+
+
+@njit(cache=True)
+def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, blocker, busy_k, hit_busy_k, dram_k,
+                  key_unit, resident_r, macs_r, elem_r, prec_r, n_prec, op_class, n_classes, op_core, op_phase,
+                  n_phase, op_kind, n_kind, unit_r, n_units, out_start, out_end, out_blocker):  # pragma: no cover
+    """One pass over a played plan's pieces: the per-op aggregation of :func:`ops_of_pieces` (start, end and
+    blocker op written into ``out_*``; the rest kept per op *class* -- ``op_class``, ops of equal class have
+    equal pieces -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
+    every total the run summary needs, each summed in the order numpy sums it (:class:`accelsim.sim.result`).
+
+    Returns (``ok``: every op's row, MACs, element ops and core equal its class's; class tables: row, core,
+    MACs, element ops, busy s, DRAM bytes, saved bytes, resident; exceptions: op ids, busy, DRAM, saved,
+    resident; per (phase label, unit) piece busy s and per phase label DRAM bytes (rows ``n_phase + 1``, last:
+    loads); per unit busy s summed pairwise; DRAM bytes of all pieces and of the loads; saved bytes summed
+    over ops, ops with saved bytes, MACs and element ops (ints), per precision code MACs (pairwise float) and
+    element ops (int); critical path: op ids (last first), time per phase / kind / op unit label (each with a
+    last entry: loads))."""
+    n = len(op_piece0) - 1
+    n_pieces = len(piece_key)
+    # counts of the pairwise streams: per unit (piece busy), all pieces, loads, ops (saved), per precision
+    cnt = np.zeros(n_units + 3 + n_prec, np.int64)
+    for p in range(n_pieces):
+        cnt[key_unit[piece_key[p]]] += 1
+        if piece_op[p] < 0:
+            cnt[n_units + 1] += 1
+    cnt[n_units] = n_pieces
+    cnt[n_units + 2] = n
+    for d in range(n):
+        cnt[n_units + 3 + prec_r[piece_key[n_load + op_piece0[d]] - n_load]] += 1
+    ps = pairwise_streams(cnt)
+    use_busy = np.zeros((n_phase + 1) * n_units)
+    use_dram = np.zeros(n_phase + 1)
+    for p in range(n_load):
+        x = 0.0 if hit[p] else dram_k[piece_key[p]]
+        u = key_unit[piece_key[p]]
+        o = piece_op[p]
+        lab = op_phase[o] if o >= 0 else n_phase
+        dur = end[p] - start[p]
+        use_busy[lab * n_units + u] += dur
+        use_dram[lab] += x
+        stream_add(ps, u, dur)
+        stream_add(ps, n_units, x)
+        if o < 0:
+            stream_add(ps, n_units + 1, x)
+    c_seen = np.zeros(n_classes, np.bool_)
+    c_row = np.zeros(n_classes, np.int64)
+    c_core = np.zeros(n_classes, np.int64)
+    c_macs = np.zeros(n_classes, np.int64)
+    c_elem = np.zeros(n_classes, np.int64)
+    c_busy = np.zeros(n_classes)
+    c_dram = np.zeros(n_classes)
+    c_saved = np.zeros(n_classes)
+    c_res = np.zeros(n_classes, np.bool_)
+    x_op = np.empty(n // 16 + 16, np.int64)
+    x_busy = np.empty(n // 16 + 16)
+    x_dram = np.empty(n // 16 + 16)
+    x_saved = np.empty(n // 16 + 16)
+    x_res = np.empty(n // 16 + 16, np.bool_)
+    n_x = 0
+    ok = True
+    hits = 0
+    macs_total = 0
+    elem_total = 0
+    elem_prec = np.zeros(n_prec, np.int64)
+    widest = 1
+    for d in range(n):
+        w = op_piece0[d + 1] - op_piece0[d]
+        if w > widest:
+            widest = w
+    dbuf = np.empty(widest)
+    sbuf = np.empty(widest)
+    for d in range(n):
+        lo = n_load + op_piece0[d]
+        hi = n_load + op_piece0[d + 1]
+        lab = op_phase[d]
+        s = start[lo]
+        e = end[lo]
+        b = -np.inf
+        res = False
+        macs = 0
+        elem = 0
+        for p in range(lo, hi):
+            k = piece_key[p]
+            r = k - n_load
+            x = start[p]
+            if x != x or x < s:
+                s = x
+            x = end[p]
+            if x != x or x > e:
+                e = x
+            if hit[p]:
+                x = hit_busy_k[k]
+                dbuf[p - lo] = 0.0
+                sbuf[p - lo] = dram_k[k]
+                res = True
+            else:
+                x = busy_k[k]
+                dbuf[p - lo] = dram_k[k]
+                sbuf[p - lo] = 0.0
+            if p == lo or x != x or x > b:
+                b = x
+            if resident_r[r]:
+                res = True
+            macs += macs_r[r]
+            elem += elem_r[r]
+            u = key_unit[k]
+            dur = end[p] - start[p]
+            use_busy[lab * n_units + u] += dur
+            use_dram[lab] += dbuf[p - lo]
+            stream_add(ps, u, dur)
+            stream_add(ps, n_units, dbuf[p - lo])
+        dram = _reduceat_sum(dbuf, hi - lo)
+        saved = _reduceat_sum(sbuf, hi - lo)
+        out_start[d] = s
+        out_end[d] = e
+        bl = blocker[lo]
+        out_blocker[d] = piece_op[bl] if bl >= n_load else -1
+        row = piece_key[lo] - n_load
+        c = op_class[d]
+        if not c_seen[c]:  # the class's values: this op's pieces without any reuse-cache hit
+            c_seen[c] = True
+            c_row[c] = row
+            c_core[c] = op_core[d]
+            c_macs[c] = macs
+            c_elem[c] = elem
+            cb = -np.inf
+            cres = False
+            for p in range(lo, hi):
+                k = piece_key[p]
+                x = busy_k[k]
+                if p == lo or x != x or x > cb:
+                    cb = x
+                dbuf[p - lo] = dram_k[k]
+                sbuf[p - lo] = 0.0
+                if resident_r[k - n_load]:
+                    cres = True
+            c_busy[c] = cb
+            c_dram[c] = _reduceat_sum(dbuf, hi - lo)
+            c_saved[c] = _reduceat_sum(sbuf, hi - lo)
+            c_res[c] = cres
+        elif c_row[c] != row or c_core[c] != op_core[d] or c_macs[c] != macs or c_elem[c] != elem:
+            ok = False
+        if not (b == c_busy[c] and dram == c_dram[c] and saved == c_saved[c] and res == c_res[c]
+                and np.signbit(b) == np.signbit(c_busy[c]) and np.signbit(dram) == np.signbit(c_dram[c])
+                and np.signbit(saved) == np.signbit(c_saved[c])):  # equal bit for bit (a NaN never is)
+            x_op = _grow(x_op, n_x)
+            x_busy = _grow(x_busy, n_x)
+            x_dram = _grow(x_dram, n_x)
+            x_saved = _grow(x_saved, n_x)
+            x_res = _grow(x_res, n_x)
+            x_op[n_x] = d
+            x_busy[n_x] = b
+            x_dram[n_x] = dram
+            x_saved[n_x] = saved
+            x_res[n_x] = res
+            n_x += 1
+        stream_add(ps, n_units + 2, saved)
+        if saved != 0:
+            hits += 1
+        macs_total += macs
+        elem_total += elem
+        pc = prec_r[row]
+        stream_add(ps, n_units + 3 + pc, float(macs))
+        elem_prec[pc] += elem
+    # the critical path: from the piece that ends last (the first such; a NaN end first, as np.argmax) back
+    last = 0
+    for p in range(1, n_pieces):
+        x = end[p]
+        m = end[last]
+        if m != m:
+            break
+        if x != x or x > m:
+            last = p
+    length = 0
+    i = last if n_pieces else -1
+    while i >= 0 and length <= n_pieces:
+        length += 1
+        i = blocker[i]
+        if i >= n_pieces or i < -1:
+            raise ValueError("blocker ids out of range")
+    if length > n_pieces:
+        raise ValueError("blocker links form a cycle")
+    path_op = np.empty(length, piece_op.dtype)
+    t_phase = np.zeros(n_phase + 1)
+    t_kind = np.zeros(n_kind + 1)
+    t_unit = np.zeros(n_units + 1)
+    i = last
+    for j in range(length):
+        bl = blocker[i]
+        span = end[i] - (end[bl] if bl >= 0 else 0.0)
+        o = piece_op[i]
+        path_op[j] = o
+        if o >= 0:
+            t_phase[op_phase[o]] += span
+            t_kind[op_kind[o]] += span
+            t_unit[unit_r[piece_key[n_load + op_piece0[o]] - n_load]] += span
+        else:
+            t_phase[n_phase] += span
+            t_kind[n_kind] += span
+            t_unit[n_units] += span
+        i = bl
+    sums = ps[7]
+    return (ok, c_row, c_core, c_macs, c_elem, c_busy, c_dram, c_saved, c_res,
+            x_op[:n_x].copy(), x_busy[:n_x].copy(), x_dram[:n_x].copy(), x_saved[:n_x].copy(), x_res[:n_x].copy(),
+            use_busy.reshape((n_phase + 1, n_units)), use_dram, sums[:n_units].copy(), sums[n_units],
+            sums[n_units + 1], sums[n_units + 2], hits, macs_total, elem_total, sums[n_units + 3:].copy(), elem_prec,
+            path_op, t_phase, t_kind, t_unit)
+
+
+@njit(cache=True)
+def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, tiles_r, op_kind, mm_code, emb_code,
+                  op_phase, n_phase, dep_ptr, dep_src, hop_table, c_ekey, key_pJ, extra_comp,
+                  extra_pJ):  # pragma: no cover - compiled
+    """Per-op dynamic energy of a run in one pass, as :func:`accelsim.sim.energy.run_energy` defines it.
+
+    Per op: DRAM bytes (its class's, ``c_dram``, or its exception's, ``x_op``/``x_dram``), result bytes and
+    stream tiles (of its class's row), kind, phase, core and input edges give the extra action counts
+    (``accelsim.cost.energy.stream_action_counts`` order: dram.byte, scratchpad.write_byte,
+    scratchpad.read_byte, dma.setup, then ring.byte_hop); component ``c`` of the op is ``key_pJ[c, ekey]`` plus
+    its extra counts times ``extra_pJ`` added in that order where ``extra_comp`` is ``c`` (-1: no energy).
+    Returns per component the pairwise sum over ops (pJ), per phase the op sums (pJ, in op order), per
+    extra action the pairwise sum of its counts and whether any is non-zero."""
+    n = len(op_class)
+    n_comp = key_pJ.shape[0]
+    n_extra = len(extra_comp)
+    cnt = np.full(n_comp + n_extra, n, np.int64)
+    ps = pairwise_streams(cnt)
+    per_phase = np.zeros(n_phase)
+    nonzero = np.zeros(n_extra, np.bool_)
+    counts = np.empty(n_extra)
+    j = 0
+    for d in range(n):
+        c = op_class[d]
+        r = c_row[c]
+        dram = c_dram[c]
+        if j < len(x_op) and x_op[j] == d:
+            dram = x_dram[j]
+            j += 1
+        streamed = dram > 0
+        kind = op_kind[d]
+        emb_kept = kind == emb_code and not streamed
+        counts[0] = dram
+        counts[1] = (dram if streamed else 0.0) + (out_bytes_r[r] if emb_kept else 0.0)
+        counts[2] = out_bytes_r[r] if emb_kept else 0.0
+        counts[3] = float(tiles_r[r]) if (kind == mm_code and streamed) else 0.0
+        acc = 0.0
+        core = c_core[c]
+        for e in range(dep_ptr[d], dep_ptr[d + 1]):
+            s = dep_src[e]
+            cs = op_class[s]
+            acc += out_bytes_r[c_row[cs]] * hop_table[c_core[cs], core]
+        counts[4] = acc
+        for a in range(n_extra):
+            stream_add(ps, n_comp + a, counts[a])
+            if counts[a] != 0:
+                nonzero[a] = True
+        total = 0.0
+        ek = c_ekey[c]
+        for q in range(n_comp):
+            x = 0.0
+            for a in range(n_extra):
+                if extra_comp[a] == q:
+                    x = x + counts[a] * extra_pJ[a]
+            v = key_pJ[q, ek] + x
+            stream_add(ps, q, v)
+            total = v if q == 0 else total + v
+        per_phase[op_phase[d]] += total
+    sums = ps[7]
+    return sums[:n_comp].copy(), per_phase, sums[n_comp:].copy(), nonzero
