@@ -270,16 +270,21 @@ def pairwise_streams(counts):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def stream_add(state, s, x):  # pragma: no cover - compiled
-    """Feed value ``x`` to stream ``s`` of ``state`` (:func:`pairwise_streams`)."""
+    """Feed value ``x`` to stream ``s`` of ``state`` (:func:`pairwise_streams`). A hot loop inlines this (the
+    store into the block, then :func:`block_done` when the block is full): a call per value costs more."""
     st, stage, left, top, leaf, fill, buf, total = state
     k = fill[s]
     buf[s, k] = x
-    k += 1
-    if k < leaf[s]:
-        fill[s] = k
-        return
+    fill[s] = k + 1
+    if k + 1 == leaf[s]:
+        block_done(st, stage, left, top, leaf, fill, buf, total, s)
+
+
+@njit(cache=True)
+def block_done(st, stage, left, top, leaf, fill, buf, total, s):  # pragma: no cover - compiled
+    """Stream ``s``'s current block is full: sum it, fold finished halves, move on to the next block."""
+    val = _block_sum(buf[s], 0, fill[s])
     fill[s] = 0
-    val = _block_sum(buf[s], 0, k)
     t = top[s] - 1
     while t >= 0 and stage[s, t] == 1:  # a right half done: finish its parent
         val = left[s, t] + val
@@ -302,26 +307,19 @@ def stream_add(state, s, x):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _grow(a, k):  # pragma: no cover - compiled
-    if k < len(a):
-        return a
-    b = np.empty(2 * len(a) + 16, a.dtype)
-    b[:len(a)] = a
-    return b
-
-
-@njit(cache=True)
 def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, blocker, busy_k, hit_busy_k, dram_k,
                   key_unit, resident_r, macs_r, elem_r, prec_r, n_prec, op_class, n_classes, op_core, op_phase,
-                  n_phase, op_kind, n_kind, unit_r, n_units, out_start, out_end, out_blocker):  # pragma: no cover
+                  n_phase, op_kind, n_kind, unit_r, n_units, out_start, out_end, out_blocker, x_op, x_busy, x_dram,
+                  x_saved, x_res):  # pragma: no cover
     """One pass over a played plan's pieces: the per-op aggregation of :func:`ops_of_pieces` (start, end and
     blocker op written into ``out_*``; the rest kept per op *class* -- ``op_class``, ops of equal class have
     equal pieces -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
     every total the run summary needs, each summed in the order numpy sums it (:class:`accelsim.sim.result`).
 
-    Returns (``ok``: every op's row, MACs, element ops and core equal its class's; class tables: row, core,
-    MACs, element ops, busy s, DRAM bytes, saved bytes, resident; exceptions: op ids, busy, DRAM, saved,
-    resident; per (phase label, unit) piece busy s and per phase label DRAM bytes (rows ``n_phase + 1``, last:
+    The exceptions (op ids, busy, DRAM, saved, resident) go to ``x_*`` (as many as they hold). Returns (``ok``:
+    every op's row, MACs, element ops and core equal its class's; class tables: row, core, MACs, element ops,
+    busy s, DRAM bytes, saved bytes, resident; the number of exceptions (more than ``x_*`` hold: call again
+    with room for them); per (phase label, unit) piece busy s and per phase label DRAM bytes (rows ``n_phase + 1``, last:
     loads); per unit busy s summed pairwise; DRAM bytes of all pieces and of the loads; saved bytes summed
     over ops, ops with saved bytes, MACs and element ops (ints), per precision code MACs (pairwise float) and
     element ops (int); critical path: op ids (last first), time per phase / kind / op unit label (each with a
@@ -338,7 +336,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
     cnt[n_units + 2] = n
     for d in range(n):
         cnt[n_units + 3 + prec_r[piece_key[n_load + op_piece0[d]] - n_load]] += 1
-    ps = pairwise_streams(cnt)
+    p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
     use_busy = np.zeros((n_phase + 1) * n_units)
     use_dram = np.zeros(n_phase + 1)
     for p in range(n_load):
@@ -349,11 +347,27 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         dur = end[p] - start[p]
         use_busy[lab * n_units + u] += dur
         use_dram[lab] += x
-        stream_add(ps, u, dur)
-        stream_add(ps, n_units, x)
+        sq = u  # stream_add(sq, value), inlined
+        sk = p_fill[sq]
+        p_buf[sq, sk] = dur
+        p_fill[sq] = sk + 1
+        if sk + 1 == p_leaf[sq]:
+            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+        sq = n_units  # stream_add(sq, value), inlined
+        sk = p_fill[sq]
+        p_buf[sq, sk] = x
+        p_fill[sq] = sk + 1
+        if sk + 1 == p_leaf[sq]:
+            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         if o < 0:
-            stream_add(ps, n_units + 1, x)
+            sq = n_units + 1  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = x
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
     c_seen = np.zeros(n_classes, np.bool_)
+    op_unit = np.empty(n, np.int8)  # per op: the unit of its first piece's row (the path's unit label)
     c_row = np.zeros(n_classes, np.int64)
     c_core = np.zeros(n_classes, np.int64)
     c_macs = np.zeros(n_classes, np.int64)
@@ -362,11 +376,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
     c_dram = np.zeros(n_classes)
     c_saved = np.zeros(n_classes)
     c_res = np.zeros(n_classes, np.bool_)
-    x_op = np.empty(n // 16 + 16, np.int64)
-    x_busy = np.empty(n // 16 + 16)
-    x_dram = np.empty(n // 16 + 16)
-    x_saved = np.empty(n // 16 + 16)
-    x_res = np.empty(n // 16 + 16, np.bool_)
+    cap = len(x_op)
     n_x = 0
     ok = True
     hits = 0
@@ -418,8 +428,18 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             dur = end[p] - start[p]
             use_busy[lab * n_units + u] += dur
             use_dram[lab] += dbuf[p - lo]
-            stream_add(ps, u, dur)
-            stream_add(ps, n_units, dbuf[p - lo])
+            sq = u  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = dur
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+            sq = n_units  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = dbuf[p - lo]
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         dram = _reduceat_sum(dbuf, hi - lo)
         saved = _reduceat_sum(sbuf, hi - lo)
         out_start[d] = s
@@ -427,6 +447,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         bl = blocker[lo]
         out_blocker[d] = piece_op[bl] if bl >= n_load else -1
         row = piece_key[lo] - n_load
+        op_unit[d] = unit_r[row]
         c = op_class[d]
         if not c_seen[c]:  # the class's values: this op's pieces without any reuse-cache hit
             c_seen[c] = True
@@ -454,24 +475,30 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         if not (b == c_busy[c] and dram == c_dram[c] and saved == c_saved[c] and res == c_res[c]
                 and np.signbit(b) == np.signbit(c_busy[c]) and np.signbit(dram) == np.signbit(c_dram[c])
                 and np.signbit(saved) == np.signbit(c_saved[c])):  # equal bit for bit (a NaN never is)
-            x_op = _grow(x_op, n_x)
-            x_busy = _grow(x_busy, n_x)
-            x_dram = _grow(x_dram, n_x)
-            x_saved = _grow(x_saved, n_x)
-            x_res = _grow(x_res, n_x)
-            x_op[n_x] = d
-            x_busy[n_x] = b
-            x_dram[n_x] = dram
-            x_saved[n_x] = saved
-            x_res[n_x] = res
+            if n_x < cap:  # (the caller's arrays: a loop that reassigns arrays pays reference counts per op)
+                x_op[n_x] = d
+                x_busy[n_x] = b
+                x_dram[n_x] = dram
+                x_saved[n_x] = saved
+                x_res[n_x] = res
             n_x += 1
-        stream_add(ps, n_units + 2, saved)
+        sq = n_units + 2  # stream_add(sq, value), inlined
+        sk = p_fill[sq]
+        p_buf[sq, sk] = saved
+        p_fill[sq] = sk + 1
+        if sk + 1 == p_leaf[sq]:
+            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         if saved != 0:
             hits += 1
         macs_total += macs
         elem_total += elem
         pc = prec_r[row]
-        stream_add(ps, n_units + 3 + pc, float(macs))
+        sq = n_units + 3 + pc  # stream_add(sq, value), inlined
+        sk = p_fill[sq]
+        p_buf[sq, sk] = float(macs)
+        p_fill[sq] = sk + 1
+        if sk + 1 == p_leaf[sq]:
+            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         elem_prec[pc] += elem
     # the critical path: from the piece that ends last (the first such; a NaN end first, as np.argmax) back
     last = 0
@@ -504,15 +531,15 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         if o >= 0:
             t_phase[op_phase[o]] += span
             t_kind[op_kind[o]] += span
-            t_unit[unit_r[piece_key[n_load + op_piece0[o]] - n_load]] += span
+            t_unit[op_unit[o]] += span
         else:
             t_phase[n_phase] += span
             t_kind[n_kind] += span
             t_unit[n_units] += span
         i = bl
-    sums = ps[7]
+    sums = p_total
     return (ok, c_row, c_core, c_macs, c_elem, c_busy, c_dram, c_saved, c_res,
-            x_op[:n_x].copy(), x_busy[:n_x].copy(), x_dram[:n_x].copy(), x_saved[:n_x].copy(), x_res[:n_x].copy(),
+            n_x,
             use_busy.reshape((n_phase + 1, n_units)), use_dram, sums[:n_units].copy(), sums[n_units],
             sums[n_units + 1], sums[n_units + 2], hits, macs_total, elem_total, sums[n_units + 3:].copy(), elem_prec,
             path_op, t_phase, t_kind, t_unit)
@@ -535,7 +562,7 @@ def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, ti
     n_comp = key_pJ.shape[0]
     n_extra = len(extra_comp)
     cnt = np.full(n_comp + n_extra, n, np.int64)
-    ps = pairwise_streams(cnt)
+    p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
     per_phase = np.zeros(n_phase)
     nonzero = np.zeros(n_extra, np.bool_)
     counts = np.empty(n_extra)
@@ -562,7 +589,12 @@ def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, ti
             acc += out_bytes_r[c_row[cs]] * hop_table[c_core[cs], core]
         counts[4] = acc
         for a in range(n_extra):
-            stream_add(ps, n_comp + a, counts[a])
+            sq = n_comp + a  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = counts[a]
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
             if counts[a] != 0:
                 nonzero[a] = True
         total = 0.0
@@ -573,8 +605,13 @@ def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, ti
                 if extra_comp[a] == q:
                     x = x + counts[a] * extra_pJ[a]
             v = key_pJ[q, ek] + x
-            stream_add(ps, q, v)
+            sq = q  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = v
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
             total = v if q == 0 else total + v
         per_phase[op_phase[d]] += total
-    sums = ps[7]
+    sums = p_total
     return sums[:n_comp].copy(), per_phase, sums[n_comp:].copy(), nonzero
