@@ -308,12 +308,12 @@ def block_done(st, stage, left, top, leaf, fill, buf, total, s):  # pragma: no c
 
 @njit(cache=True)
 def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, blocker, busy_k, hit_busy_k, dram_k,
-                  key_unit, resident_r, macs_r, elem_r, prec_r, n_prec, op_class, n_classes, op_core, op_phase,
+                  key_unit, resident_r, macs_r, elem_r, prec_r, n_prec, op_class, class_first, op_core, op_phase,
                   n_phase, op_kind, n_kind, unit_r, n_units, out_start, out_end, out_blocker, x_op, x_busy, x_dram,
                   x_saved, x_res):  # pragma: no cover
     """One pass over a played plan's pieces: the per-op aggregation of :func:`ops_of_pieces` (start, end and
     blocker op written into ``out_*``; the rest kept per op *class* -- ``op_class``, ops of equal class have
-    equal pieces -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
+    equal pieces; ``class_first``: the first op of each -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
     every total the run summary needs, each summed in the order numpy sums it (:class:`accelsim.sim.result`).
 
     The exceptions (op ids, busy, DRAM, saved, resident) go to ``x_*`` (as many as they hold). Returns (``ok``:
@@ -366,7 +366,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             p_fill[sq] = sk + 1
             if sk + 1 == p_leaf[sq]:
                 block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
-    c_seen = np.zeros(n_classes, np.bool_)
+    n_classes = len(class_first)
     op_unit = np.empty(n, np.int8)  # per op: the unit of its first piece's row (the path's unit label)
     c_row = np.zeros(n_classes, np.int64)
     c_core = np.zeros(n_classes, np.int64)
@@ -390,6 +390,34 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             widest = w
     dbuf = np.empty(widest)
     sbuf = np.empty(widest)
+    for c in range(n_classes):  # a class's values: its first op's pieces without any reuse-cache hit
+        d = class_first[c]
+        lo = n_load + op_piece0[d]
+        hi = n_load + op_piece0[d + 1]
+        c_row[c] = piece_key[lo] - n_load
+        c_core[c] = op_core[d]
+        cb = -np.inf
+        cres = False
+        macs = 0
+        elem = 0
+        for p in range(lo, hi):
+            k = piece_key[p]
+            r = k - n_load
+            x = busy_k[k]
+            if p == lo or x != x or x > cb:
+                cb = x
+            dbuf[p - lo] = dram_k[k]
+            sbuf[p - lo] = 0.0
+            if resident_r[r]:
+                cres = True
+            macs += macs_r[r]
+            elem += elem_r[r]
+        c_macs[c] = macs
+        c_elem[c] = elem
+        c_busy[c] = cb
+        c_dram[c] = _reduceat_sum(dbuf, hi - lo)
+        c_saved[c] = _reduceat_sum(sbuf, hi - lo)
+        c_res[c] = cres
     for d in range(n):
         lo = n_load + op_piece0[d]
         hi = n_load + op_piece0[d + 1]
@@ -440,8 +468,21 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             p_fill[sq] = sk + 1
             if sk + 1 == p_leaf[sq]:
                 block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
-        dram = _reduceat_sum(dbuf, hi - lo)
-        saved = _reduceat_sum(sbuf, hi - lo)
+        w = hi - lo
+        if w == 1:  # np.add.reduceat of one value: the value
+            dram = dbuf[0]
+            saved = sbuf[0]
+        elif w <= 8:  # the first value plus the rest summed from -0.0 (pairwise_sum of under 8 values), inline
+            dram = -0.0
+            saved = -0.0
+            for i in range(1, w):
+                dram += dbuf[i]
+                saved += sbuf[i]
+            dram = dbuf[0] + dram
+            saved = sbuf[0] + saved
+        else:
+            dram = _reduceat_sum(dbuf, w)
+            saved = _reduceat_sum(sbuf, w)
         out_start[d] = s
         out_end[d] = e
         bl = blocker[lo]
@@ -449,28 +490,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         row = piece_key[lo] - n_load
         op_unit[d] = unit_r[row]
         c = op_class[d]
-        if not c_seen[c]:  # the class's values: this op's pieces without any reuse-cache hit
-            c_seen[c] = True
-            c_row[c] = row
-            c_core[c] = op_core[d]
-            c_macs[c] = macs
-            c_elem[c] = elem
-            cb = -np.inf
-            cres = False
-            for p in range(lo, hi):
-                k = piece_key[p]
-                x = busy_k[k]
-                if p == lo or x != x or x > cb:
-                    cb = x
-                dbuf[p - lo] = dram_k[k]
-                sbuf[p - lo] = 0.0
-                if resident_r[k - n_load]:
-                    cres = True
-            c_busy[c] = cb
-            c_dram[c] = _reduceat_sum(dbuf, hi - lo)
-            c_saved[c] = _reduceat_sum(sbuf, hi - lo)
-            c_res[c] = cres
-        elif c_row[c] != row or c_core[c] != op_core[d] or c_macs[c] != macs or c_elem[c] != elem:
+        if c_row[c] != row or c_core[c] != op_core[d] or c_macs[c] != macs or c_elem[c] != elem:
             ok = False
         if not (b == c_busy[c] and dram == c_dram[c] and saved == c_saved[c] and res == c_res[c]
                 and np.signbit(b) == np.signbit(c_busy[c]) and np.signbit(dram) == np.signbit(c_dram[c])
@@ -545,24 +565,42 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             path_op, t_phase, t_kind, t_unit)
 
 
+EXACT_LIMIT = 2**53  # integers below this are exact in float64: sums of eighths below it round nowhere
+
+
 @njit(cache=True)
 def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, tiles_r, op_kind, mm_code, emb_code,
-                  op_phase, n_phase, dep_ptr, dep_src, hop_table, c_ekey, key_pJ, extra_comp,
-                  extra_pJ):  # pragma: no cover - compiled
+                  op_phase, n_phase, dep_ptr, dep_src, hop_table, c_ekey, key_pJ, extra_comp, extra_pJ,
+                  exact):  # pragma: no cover - compiled
     """Per-op dynamic energy of a run in one pass, as :func:`accelsim.sim.energy.run_energy` defines it.
 
     Per op: DRAM bytes (its class's, ``c_dram``, or its exception's, ``x_op``/``x_dram``), result bytes and
     stream tiles (of its class's row), kind, phase, core and input edges give the extra action counts
     (``accelsim.cost.energy.stream_action_counts`` order: dram.byte, scratchpad.write_byte,
-    scratchpad.read_byte, dma.setup, then ring.byte_hop); component ``c`` of the op is ``key_pJ[c, ekey]`` plus
+    scratchpad.read_byte, dma.setup, then ring.byte_hop); component ``c`` of the op is ``key_pJ[ekey, c]`` plus
     its extra counts times ``extra_pJ`` added in that order where ``extra_comp`` is ``c`` (-1: no energy).
     Returns per component the pairwise sum over ops (pJ), per phase the op sums (pJ, in op order), per
-    extra action the pairwise sum of its counts and whether any is non-zero."""
+    extra action the pairwise sum of its counts and whether any is non-zero. With ``exact`` (the caller has
+    checked that every count is a non-negative multiple of 1/8, none -0.0, and that each action's sum stays
+    below :data:`EXACT_LIMIT` / 8) the counts are summed as integers of eighths: no partial sum of them rounds,
+    so that is numpy's pairwise sum too."""
     n = len(op_class)
-    n_comp = key_pJ.shape[0]
+    n_comp = key_pJ.shape[1]
     n_extra = len(extra_comp)
     cnt = np.full(n_comp + n_extra, n, np.int64)
     p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
+    fill = 0
+    leaf = p_leaf[0] if n > 0 else 0
+    comp_ptr = np.zeros(n_comp + 1, np.int64)  # the extra actions of each component, in action order
+    comp_extra = np.zeros(n_extra, np.int64)
+    i = 0
+    for q in range(n_comp):
+        for a in range(n_extra):
+            if extra_comp[a] == q:
+                comp_extra[i] = a
+                i += 1
+        comp_ptr[q + 1] = i
+    eighths = np.zeros(n_extra, np.int64)
     per_phase = np.zeros(n_phase)
     nonzero = np.zeros(n_extra, np.bool_)
     counts = np.empty(n_extra)
@@ -588,30 +626,37 @@ def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, ti
             cs = op_class[s]
             acc += out_bytes_r[c_row[cs]] * hop_table[c_core[cs], core]
         counts[4] = acc
-        for a in range(n_extra):
-            sq = n_comp + a  # stream_add(sq, value), inlined
-            sk = p_fill[sq]
-            p_buf[sq, sk] = counts[a]
-            p_fill[sq] = sk + 1
-            if sk + 1 == p_leaf[sq]:
-                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
-            if counts[a] != 0:
-                nonzero[a] = True
+        if exact:  # (the caller checked: multiples of 1/8, no -0.0, sums below EXACT_LIMIT / 8)
+            for a in range(n_extra):
+                eighths[a] += np.int64(counts[a] * 8.0)
+        else:
+            for a in range(n_extra):
+                v = counts[a]
+                if v != 0:
+                    nonzero[a] = True
+                p_buf[n_comp + a, fill] = v
         total = 0.0
         ek = c_ekey[c]
         for q in range(n_comp):
             x = 0.0
-            for a in range(n_extra):
-                if extra_comp[a] == q:
-                    x = x + counts[a] * extra_pJ[a]
-            v = key_pJ[q, ek] + x
-            sq = q  # stream_add(sq, value), inlined
-            sk = p_fill[sq]
-            p_buf[sq, sk] = v
-            p_fill[sq] = sk + 1
-            if sk + 1 == p_leaf[sq]:
-                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+            for i in range(comp_ptr[q], comp_ptr[q + 1]):
+                a = comp_extra[i]
+                x = x + counts[a] * extra_pJ[a]
+            v = key_pJ[ek, q] + x
+            p_buf[q, fill] = v
             total = v if q == 0 else total + v
         per_phase[op_phase[d]] += total
-    sums = p_total
-    return sums[:n_comp].copy(), per_phase, sums[n_comp:].copy(), nonzero
+        # every stream holds n values, so all share one block position: a block boundary for one is one for all
+        fill += 1
+        if fill == leaf:
+            for q in range(n_comp if exact else n_comp + n_extra):
+                p_fill[q] = fill
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, q)
+            fill = 0
+            leaf = p_leaf[0]
+    extra_sums = p_total[n_comp:].copy()
+    if exact:
+        for a in range(n_extra):
+            extra_sums[a] = eighths[a] / 8.0
+            nonzero[a] = eighths[a] > 0
+    return p_total[:n_comp].copy(), per_phase, extra_sums, nonzero

@@ -131,6 +131,31 @@ def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarr
 EXTRA_ACTIONS = ("dram.byte", "scratchpad.write_byte", "scratchpad.read_byte", "dma.setup", "ring.byte_hop")
 
 
+def _eighths(values: np.ndarray) -> bool:
+    """Whether every value is a non-negative multiple of 1/8 (no -0.0), so that float sums of them are exact."""
+    v = np.asarray(values, dtype=np.float64)
+    return bool(((v >= 0) & (v * 8.0 == np.floor(v * 8.0)) & ~((v == 0) & np.signbit(v))).all())
+
+
+def _exact_counts(result: RunResult, hop_table: np.ndarray) -> bool:
+    """Whether the run's extra action counts (DRAM bytes, result bytes, tiles, byte-hops) are multiples of 1/8
+    whose sums over the ops stay below ``EXACT_LIMIT / 8`` (:func:`accelsim.sim.aggregate.energy_of_ops`)."""
+    from accelsim.sim.aggregate import EXACT_LIMIT
+
+    ops, rows = result.ops, result.row_costs
+    oc = op_codes(result.workload)
+    dram = np.concatenate([ops.dram_bytes, ops.x_dram_bytes])
+    out_bytes = np.asarray(rows["out_bytes"], dtype=np.float64)
+    tiles = np.asarray(rows["tiles"], dtype=np.float64)
+    if not (_eighths(dram) and _eighths(out_bytes) and _eighths(tiles) and _eighths(hop_table)):
+        return False
+    n = len(ops.op_class)
+    most_in = int(np.diff(oc.dep_ptr).max(initial=0))
+    top = max(float(dram.max(initial=0.0)), float(out_bytes.max(initial=0.0)), float(tiles.max(initial=0.0)))
+    per_op = max(2.0 * top, top * most_in * float(hop_table.max(initial=0.0)))  # each count of one op at most
+    return per_op * n * 8.0 < EXACT_LIMIT
+
+
 def run_energy(result: RunResult) -> RunEnergy | None:
     """Energy of ``result`` (module doc); None when its arch has no ``energy:`` section.
 
@@ -151,18 +176,20 @@ def run_energy(result: RunResult) -> RunEnergy | None:
                          dtype=np.float64)
     key_pJ = dynamic_pJ({a: matrix[:, i] for i, a in enumerate(names)}, table)
     comps = list(key_pJ)
-    key_matrix = np.array([np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),)) for c in comps],
-                          dtype=np.float64).reshape(len(comps), len(matrix))
+    key_matrix = np.ascontiguousarray(np.array(  # (key, component): an op's components side by side
+        [np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),)) for c in comps],
+        dtype=np.float64).reshape(len(comps), len(matrix)).T)
     extra_comp = np.array([comps.index(component_of(a)) if a in table.action_pJ else -1 for a in EXTRA_ACTIONS],
                           dtype=np.int64)
     extra_pJ = np.array([table.action_pJ.get(a, 0.0) for a in EXTRA_ACTIONS], dtype=np.float64)
     kind_names = list(oc.kind.names)
-    by_comp_pJ, per_phase_pJ, extra_totals, extra_nonzero = energy_of_ops(
-        ops.op_class, ops.row, ops.core, ops.dram_bytes, ops.x_op, ops.x_dram_bytes,
-        np.asarray(rows["out_bytes"], dtype=np.float64), np.asarray(rows["tiles"]), oc.kind.codes,
-        kind_names.index("matmul") if "matmul" in kind_names else -1,
-        kind_names.index("embedding") if "embedding" in kind_names else -1, oc.phase.codes, len(oc.phase.names),
-        oc.dep_ptr, oc.dep_src, hop_table, class_key, key_matrix, extra_comp, extra_pJ)
+    args = (ops.op_class, ops.row, ops.core, ops.dram_bytes, ops.x_op, ops.x_dram_bytes,
+            np.asarray(rows["out_bytes"], dtype=np.float64), np.asarray(rows["tiles"]), oc.kind.codes,
+            kind_names.index("matmul") if "matmul" in kind_names else -1,
+            kind_names.index("embedding") if "embedding" in kind_names else -1, oc.phase.codes, len(oc.phase.names),
+            oc.dep_ptr, oc.dep_src, hop_table, class_key, key_matrix, extra_comp, extra_pJ)
+    # byte counts that are multiples of 1/8 sum exactly in any order (integers of eighths); else pairwise sums
+    by_comp_pJ, per_phase_pJ, extra_totals, extra_nonzero = energy_of_ops(*args, _exact_counts(result, hop_table))
     for a, ok, nonzero in zip(EXTRA_ACTIONS, extra_comp, extra_nonzero):
         if ok < 0 and nonzero:
             raise SpecError(f"energy table has no energy for action {a!r}, which the run performs")
