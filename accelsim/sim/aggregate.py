@@ -15,6 +15,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+EXACT_LIMIT = 2**53  # integers below this are exact in float64: sums of eighths below it round nowhere
+
+
+@njit(cache=True)
+def eighths_only(values):  # pragma: no cover - compiled
+    """Whether every value is a non-negative multiple of 1/8 and none is -0.0 (float sums of such values are
+    exact while they stay below :data:`EXACT_LIMIT` / 8)."""
+    for i in range(len(values)):
+        v = values[i]
+        if not (v >= 0) or v * 8.0 != np.floor(v * 8.0) or (v == 0 and np.signbit(v)):
+            return False
+    return True
+
 
 @njit(cache=True)
 def _block_sum(a, lo, n):  # pragma: no cover - compiled
@@ -310,11 +323,15 @@ def block_done(st, stage, left, top, leaf, fill, buf, total, s):  # pragma: no c
 def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, blocker, busy_k, hit_busy_k, dram_k,
                   key_unit, resident_r, macs_r, elem_r, prec_r, n_prec, op_class, class_first, op_core, op_phase,
                   n_phase, op_kind, n_kind, unit_r, n_units, out_start, out_end, out_blocker, x_op, x_busy, x_dram,
-                  x_saved, x_res):  # pragma: no cover
+                  x_saved, x_res, exact):  # pragma: no cover
     """One pass over a played plan's pieces: the per-op aggregation of :func:`ops_of_pieces` (start, end and
     blocker op written into ``out_*``; the rest kept per op *class* -- ``op_class``, ops of equal class have
     equal pieces; ``class_first``: the first op of each -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
     every total the run summary needs, each summed in the order numpy sums it (:class:`accelsim.sim.result`).
+    With ``exact`` (the caller has checked that ``dram_k`` holds non-negative multiples of 1/8, none -0.0, and
+    that neither the DRAM bytes of all pieces nor the MACs can reach :data:`EXACT_LIMIT` / 8) the DRAM and
+    saved bytes are summed as integers of eighths and the MACs as integers: no partial sum of them rounds, so
+    that is numpy's pairwise sum too.
 
     The exceptions (op ids, busy, DRAM, saved, resident) go to ``x_*`` (as many as they hold). Returns (``ok``:
     every op's row, MACs, element ops and core equal its class's; class tables: row, core, MACs, element ops,
@@ -338,6 +355,9 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         cnt[n_units + 3 + prec_r[piece_key[n_load + op_piece0[d]] - n_load]] += 1
     p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
     use_busy = np.zeros((n_phase + 1) * n_units)
+    e_all = 0  # with exact: eighths of all pieces' DRAM bytes, of the ops' saved bytes; MACs per precision
+    e_saved = 0
+    macs_prec = np.zeros(n_prec, np.int64)
     use_dram = np.zeros(n_phase + 1)
     for p in range(n_load):
         x = 0.0 if hit[p] else dram_k[piece_key[p]]
@@ -353,12 +373,15 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
         p_fill[sq] = sk + 1
         if sk + 1 == p_leaf[sq]:
             block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
-        sq = n_units  # stream_add(sq, value), inlined
-        sk = p_fill[sq]
-        p_buf[sq, sk] = x
-        p_fill[sq] = sk + 1
-        if sk + 1 == p_leaf[sq]:
-            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+        if exact:
+            e_all += np.int64(x * 8.0)
+        else:
+            sq = n_units  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = x
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         if o < 0:
             sq = n_units + 1  # stream_add(sq, value), inlined
             sk = p_fill[sq]
@@ -462,12 +485,15 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             p_fill[sq] = sk + 1
             if sk + 1 == p_leaf[sq]:
                 block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
-            sq = n_units  # stream_add(sq, value), inlined
-            sk = p_fill[sq]
-            p_buf[sq, sk] = dbuf[p - lo]
-            p_fill[sq] = sk + 1
-            if sk + 1 == p_leaf[sq]:
-                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+            if exact:
+                e_all += np.int64(dbuf[p - lo] * 8.0)
+            else:
+                sq = n_units  # stream_add(sq, value), inlined
+                sk = p_fill[sq]
+                p_buf[sq, sk] = dbuf[p - lo]
+                p_fill[sq] = sk + 1
+                if sk + 1 == p_leaf[sq]:
+                    block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         w = hi - lo
         if w == 1:  # np.add.reduceat of one value: the value
             dram = dbuf[0]
@@ -502,23 +528,29 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
                 x_saved[n_x] = saved
                 x_res[n_x] = res
             n_x += 1
-        sq = n_units + 2  # stream_add(sq, value), inlined
-        sk = p_fill[sq]
-        p_buf[sq, sk] = saved
-        p_fill[sq] = sk + 1
-        if sk + 1 == p_leaf[sq]:
-            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+        if exact:
+            e_saved += np.int64(saved * 8.0)
+        else:
+            sq = n_units + 2  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = saved
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         if saved != 0:
             hits += 1
         macs_total += macs
         elem_total += elem
         pc = prec_r[row]
-        sq = n_units + 3 + pc  # stream_add(sq, value), inlined
-        sk = p_fill[sq]
-        p_buf[sq, sk] = float(macs)
-        p_fill[sq] = sk + 1
-        if sk + 1 == p_leaf[sq]:
-            block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
+        if exact:
+            macs_prec[pc] += macs
+        else:
+            sq = n_units + 3 + pc  # stream_add(sq, value), inlined
+            sk = p_fill[sq]
+            p_buf[sq, sk] = float(macs)
+            p_fill[sq] = sk + 1
+            if sk + 1 == p_leaf[sq]:
+                block_done(p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total, sq)
         elem_prec[pc] += elem
     # the critical path: from the piece that ends last (the first such; a NaN end first, as np.argmax) back
     last = 0
@@ -558,14 +590,16 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             t_unit[n_units] += span
         i = bl
     sums = p_total
+    if exact:
+        sums[n_units] = e_all / 8.0
+        sums[n_units + 2] = e_saved / 8.0
+        for k in range(n_prec):
+            sums[n_units + 3 + k] = float(macs_prec[k])
     return (ok, c_row, c_core, c_macs, c_elem, c_busy, c_dram, c_saved, c_res,
             n_x,
             use_busy.reshape((n_phase + 1, n_units)), use_dram, sums[:n_units].copy(), sums[n_units],
             sums[n_units + 1], sums[n_units + 2], hits, macs_total, elem_total, sums[n_units + 3:].copy(), elem_prec,
             path_op, t_phase, t_kind, t_unit)
-
-
-EXACT_LIMIT = 2**53  # integers below this are exact in float64: sums of eighths below it round nowhere
 
 
 @njit(cache=True)

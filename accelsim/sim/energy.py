@@ -131,29 +131,22 @@ def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarr
 EXTRA_ACTIONS = ("dram.byte", "scratchpad.write_byte", "scratchpad.read_byte", "dma.setup", "ring.byte_hop")
 
 
-def _eighths(values: np.ndarray) -> bool:
-    """Whether every value is a non-negative multiple of 1/8 (no -0.0), so that float sums of them are exact."""
-    v = np.asarray(values, dtype=np.float64)
-    return bool(((v >= 0) & (v * 8.0 == np.floor(v * 8.0)) & ~((v == 0) & np.signbit(v))).all())
-
-
 def _exact_counts(result: RunResult, hop_table: np.ndarray) -> bool:
     """Whether the run's extra action counts (DRAM bytes, result bytes, tiles, byte-hops) are multiples of 1/8
     whose sums over the ops stay below ``EXACT_LIMIT / 8`` (:func:`accelsim.sim.aggregate.energy_of_ops`)."""
-    from accelsim.sim.aggregate import EXACT_LIMIT
+    from accelsim.sim.aggregate import EXACT_LIMIT, eighths_only
 
     ops, rows = result.ops, result.row_costs
     oc = op_codes(result.workload)
-    dram = np.concatenate([ops.dram_bytes, ops.x_dram_bytes])
     out_bytes = np.asarray(rows["out_bytes"], dtype=np.float64)
     tiles = np.asarray(rows["tiles"], dtype=np.float64)
-    if not (_eighths(dram) and _eighths(out_bytes) and _eighths(tiles) and _eighths(hop_table)):
+    parts = (ops.dram_bytes, ops.x_dram_bytes, out_bytes, tiles, hop_table.reshape(-1))
+    if not all(eighths_only(np.asarray(v, dtype=np.float64)) for v in parts):
         return False
-    n = len(ops.op_class)
-    most_in = int(np.diff(oc.dep_ptr).max(initial=0))
-    top = max(float(dram.max(initial=0.0)), float(out_bytes.max(initial=0.0)), float(tiles.max(initial=0.0)))
-    per_op = max(2.0 * top, top * most_in * float(hop_table.max(initial=0.0)))  # each count of one op at most
-    return per_op * n * 8.0 < EXACT_LIMIT
+    top = max(float(v.max(initial=0.0)) for v in parts[:4])
+    # an action's sum: at most twice the largest value per op; the ring's at most it per edge times the hops
+    most = max(2.0 * top * len(ops.op_class), top * float(hop_table.max(initial=0.0)) * len(oc.dep_src))
+    return most * 8.0 < EXACT_LIMIT
 
 
 def run_energy(result: RunResult) -> RunEnergy | None:

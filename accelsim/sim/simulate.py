@@ -77,7 +77,7 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     per op only start, end and blocker (the rest per op class, :class:`~accelsim.sim.result.OpRun`)."""
     from accelsim.cost.op import UNITS
     from accelsim.map.build import op_classes
-    from accelsim.sim.aggregate import run_of_pieces
+    from accelsim.sim.aggregate import EXACT_LIMIT, eighths_only, run_of_pieces
     from accelsim.trace.coded import op_codes
 
     n = len(workload.ops)
@@ -93,17 +93,23 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     start_s, end_s = np.empty(n), np.empty(n)
     op_blocker = np.empty(n, dtype=np.int32 if small else np.int64)
 
+    dram_k = np.asarray(plan.dram_bytes, dtype=np.float64)
+    # DRAM bytes as multiples of 1/8 (and MACs as ints) with sums below EXACT_LIMIT: summed exactly, any order
+    exact = (eighths_only(dram_k)
+             and float(dram_k.max(initial=0.0)) * plan.n * 8.0 < EXACT_LIMIT
+             and float(np.asarray(costs["macs"]).max(initial=0)) * plan.n < EXACT_LIMIT)
+
     def run(cls: np.ndarray, cls_first: np.ndarray, room: int):
         x = (np.empty(room, dtype=op_blocker.dtype), np.empty(room), np.empty(room), np.empty(room),
              np.empty(room, dtype=np.bool_))
         got = run_of_pieces(
             p0, nl, key, plan.piece_op, played.hit, played.start_s, played.end_s, played.blocker,
             np.asarray(plan.busy_s, dtype=np.float64), np.asarray(plan.hit_busy_s, dtype=np.float64),
-            np.asarray(plan.dram_bytes, dtype=np.float64), key_unit, np.asarray(built.resident, dtype=np.bool_),
+            dram_k, key_unit, np.asarray(built.resident, dtype=np.bool_),
             np.asarray(costs["macs"], dtype=np.int64), np.asarray(costs["elem_ops"], dtype=np.int64),
             costs["precision_code"], len(costs["precision_names"]), cls, cls_first, built.op_core, oc.phase.codes,
             len(oc.phase.names), oc.kind.codes, len(oc.kind.names), costs["unit"], len(UNITS), start_s, end_s,
-            op_blocker, *x)
+            op_blocker, *x, exact)
         n_x = got[9]
         if n_x > room:  # more ops than room differ from their class: again, with room for all
             return run(cls, cls_first, n_x)
