@@ -100,19 +100,21 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
              and float(np.asarray(costs["macs"]).max(initial=0)) * plan.n < EXACT_LIMIT)
 
     def run(cls: np.ndarray, cls_first: np.ndarray, room: int):
-        x = (np.empty(room, dtype=op_blocker.dtype), np.empty(room), np.empty(room), np.empty(room),
-             np.empty(room, dtype=np.bool_))
-        got = run_of_pieces(
-            p0, nl, key, plan.piece_op, played.hit, played.start_s, played.end_s, played.blocker,
-            np.asarray(plan.busy_s, dtype=np.float64), np.asarray(plan.hit_busy_s, dtype=np.float64),
-            dram_k, key_unit, np.asarray(built.resident, dtype=np.bool_),
-            np.asarray(costs["macs"], dtype=np.int64), np.asarray(costs["elem_ops"], dtype=np.int64),
-            costs["precision_code"], len(costs["precision_names"]), cls, cls_first, built.op_core, oc.phase.codes,
-            len(oc.phase.names), oc.kind.codes, len(oc.kind.names), costs["unit"], len(UNITS), start_s, end_s,
-            op_blocker, *x, exact)
-        n_x = got[9]
-        if n_x > room:  # more ops than room differ from their class: again, with room for all
-            return run(cls, cls_first, n_x)
+        while True:  # (a loop, not a recursive closure: a closure cycle would keep the plan alive until a GC)
+            x = (np.empty(room, dtype=op_blocker.dtype), np.empty(room), np.empty(room), np.empty(room),
+                 np.empty(room, dtype=np.bool_))
+            got = run_of_pieces(
+                p0, nl, key, plan.piece_op, played.hit, played.start_s, played.end_s, played.blocker,
+                np.asarray(plan.busy_s, dtype=np.float64), np.asarray(plan.hit_busy_s, dtype=np.float64),
+                dram_k, key_unit, np.asarray(built.resident, dtype=np.bool_),
+                np.asarray(costs["macs"], dtype=np.int64), np.asarray(costs["elem_ops"], dtype=np.int64),
+                costs["precision_code"], len(costs["precision_names"]), cls, cls_first, built.op_core,
+                oc.phase.codes, len(oc.phase.names), oc.kind.codes, len(oc.kind.names), costs["unit"], len(UNITS),
+                start_s, end_s, op_blocker, *x, exact)
+            n_x = got[9]
+            if n_x <= room:
+                break
+            room = n_x  # more ops than room differ from their class: again, with room for all
         for a in x:
             a.resize(n_x, refcheck=False)  # in place (no copy)
         return got[:9] + x + got[10:]
@@ -121,6 +123,7 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     if not got[0]:  # an op differs from its class (not expected: a plan costs each class once): per op instead
         op_class = np.arange(n, dtype=np.int64)
         got = run(op_class, op_class, 16)
+    del run
     ops = OpRun(op_class, *got[1:14])
     totals = RunTotals(*got[14:])
     row_costs = {k: costs[k] for k in ("out_bytes", "unit", "precision_code", "tiles", "precision_names",
