@@ -216,16 +216,26 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     return home, fetches, bursty
 
 
+@numba.njit(cache=True)
+def _first_matmul_of(weight, kind, has, mm_code, nw):  # pragma: no cover - compiled
+    """Per weight code: its first matmul op (-1: none)."""
+    first = np.full(nw, -1, np.int64)
+    for i in range(len(weight)):
+        w = weight[i]
+        if kind[i] == mm_code and has[w] and first[w] < 0:
+            first[w] = i
+    return first
+
+
 def _matmul_shapes(workload: Workload) -> dict[str, tuple[int, int]]:
-    """Weight name -> ``(k, n)`` of the matmuls that read it (its rows and columns)."""
+    """Weight name -> ``(k, n)`` of the matmuls that read it (its rows and columns; of its first matmul)."""
     got = workload.cache.get("matmul_shapes")
     if got is None:
         oc = op_codes(workload)
-        has_weight = oc.weight.codes != oc.weight.code_of("")
-        mm = np.flatnonzero((oc.kind.codes == oc.kind.code_of("matmul")) & has_weight)
-        codes, first = np.unique(oc.weight.codes[mm], return_index=True)
-        got = {oc.weight.names[c]: (int(oc.k[mm[i]]), int(oc.n[mm[i]]))
-               for c, i in zip(codes.tolist(), first.tolist())}
+        has = np.array([w != "" for w in oc.weight.names], dtype=np.bool_)
+        first = _first_matmul_of(oc.weight.codes, oc.kind.codes, has, oc.kind.code_of("matmul"),
+                                 len(oc.weight.names))
+        got = {oc.weight.names[c]: (int(oc.k[i]), int(oc.n[i])) for c, i in enumerate(first.tolist()) if i >= 0}
         workload.cache["matmul_shapes"] = got
     return got
 
