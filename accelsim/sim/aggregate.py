@@ -351,7 +351,7 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
             cnt[n_units + 1] += 1
     cnt[n_units] = n_pieces
     cnt[n_units + 2] = n
-    for d in range(n):
+    for d in range(0 if exact else n):  # (exact: MACs summed as ints, no stream)
         cnt[n_units + 3 + prec_r[piece_key[n_load + op_piece0[d]] - n_load]] += 1
     p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
     use_busy = np.zeros((n_phase + 1) * n_units)
