@@ -1,4 +1,5 @@
-"""Pieces -> ops: a played plan's per-piece times and costs summed up per trace op, in one compiled pass.
+"""Pieces -> ops -> run totals: a played plan's per-piece times and costs summed up per trace op and into
+everything the run's summary and energy need, each in one compiled pass.
 
 An op's pieces are consecutive (``op_piece0``, after the start-up loads). Per op: start = its first piece's
 start, end = its last piece's end (min / max over its pieces), busy = the longest piece (a piece that hit the
@@ -6,8 +7,14 @@ reuse cache counts its on-chip time), DRAM bytes and bytes the reuse cache saved
 resident = any piece resident or hit, MACs and SFU operations = sums, blocker = the op of its first piece's
 blocker (-1: none or a load). The float sums are numpy's ``np.add.reduceat`` bit for bit (the first value
 plus the pairwise sum of the rest, :func:`pairwise_sum`), so the result does not depend on how it was
-aggregated. Compiled with numba (``cache=True``), as the fast engine is: one pass over the pieces without
-any per-piece temporary array.
+aggregated. :func:`run_of_pieces` keeps only start, end and blocker per op and the rest per op class (ops of
+equal class have equal pieces) plus the ops that differ (reuse-cache hits); it also forms the summary's
+totals: per-label sequential sums as ``np.bincount`` forms them, whole-array sums as numpy's pairwise
+summation forms them, streamed (:func:`pairwise_streams`: no array of the summed values) or, for counts
+that are multiples of 1/8 with small enough sums, as integers (exact, so equal to any order's sum).
+:func:`energy_of_ops` does the same for the run's energy. :func:`ops_of_pieces`, :func:`use_by_label` and
+:func:`busy_by_unit_s` are the plain per-op / per-label forms (the tests' reference). Compiled with numba
+(``cache=True``), as the fast engine is: passes over the pieces without per-piece temporary arrays.
 """
 
 from __future__ import annotations
@@ -227,21 +234,6 @@ def busy_by_unit_s(unit, n_units, start, end):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True)
-def ring_byte_hops(dep_ptr, dep_src, out_bytes, core, hop_table):  # pragma: no cover - compiled
-    """Per op: byte-hops its inputs travel (each parent's result bytes times the hops between their cores),
-    summed over its parents in order (as ``np.bincount`` over the edges sums them)."""
-    n = len(dep_ptr) - 1
-    out = np.zeros(n)
-    for d in range(n):
-        acc = 0.0
-        for e in range(dep_ptr[d], dep_ptr[d + 1]):
-            s = dep_src[e]
-            acc += out_bytes[s] * hop_table[core[s], core[d]]
-        out[d] = acc
-    return out
-
-
 # --- streamed pairwise sums: numpy's summation of a sequence whose length is known up front, fed one value
 # at a time (no buffer of the whole sequence). Stream ``s`` of ``counts[s]`` values walks the same tree as
 # :func:`pairwise_sum` (blocks of up to 128 values, the first half of a larger range a multiple of 8),
@@ -326,21 +318,21 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
                   x_saved, x_res, exact):  # pragma: no cover
     """One pass over a played plan's pieces: the per-op aggregation of :func:`ops_of_pieces` (start, end and
     blocker op written into ``out_*``; the rest kept per op *class* -- ``op_class``, ops of equal class have
-    equal pieces; ``class_first``: the first op of each -- plus the ops whose values differ from their class's, e.g. after a reuse-cache hit) and
-    every total the run summary needs, each summed in the order numpy sums it (:class:`accelsim.sim.result`).
-    With ``exact`` (the caller has checked that ``dram_k`` holds non-negative multiples of 1/8, none -0.0, and
-    that neither the DRAM bytes of all pieces nor the MACs can reach :data:`EXACT_LIMIT` / 8) the DRAM and
-    saved bytes are summed as integers of eighths and the MACs as integers: no partial sum of them rounds, so
-    that is numpy's pairwise sum too.
+    equal pieces; ``class_first``: the first op of each -- plus the ops whose values differ from their
+    class's, e.g. after a reuse-cache hit) and every total the run summary needs, each summed in the order
+    numpy sums it (:class:`accelsim.sim.result`). With ``exact`` (the caller has checked that ``dram_k``
+    holds non-negative multiples of 1/8, none -0.0, and that neither the DRAM bytes of all pieces nor the
+    MACs can reach :data:`EXACT_LIMIT` / 8) the DRAM and saved bytes are summed as integers of eighths and the
+    MACs as integers: no partial sum of them rounds, so that is numpy's pairwise sum too.
 
     The exceptions (op ids, busy, DRAM, saved, resident) go to ``x_*`` (as many as they hold). Returns (``ok``:
     every op's row, MACs, element ops and core equal its class's; class tables: row, core, MACs, element ops,
     busy s, DRAM bytes, saved bytes, resident; the number of exceptions (more than ``x_*`` hold: call again
-    with room for them); per (phase label, unit) piece busy s and per phase label DRAM bytes (rows ``n_phase + 1``, last:
-    loads); per unit busy s summed pairwise; DRAM bytes of all pieces and of the loads; saved bytes summed
-    over ops, ops with saved bytes, MACs and element ops (ints), per precision code MACs (pairwise float) and
-    element ops (int); critical path: op ids (last first), time per phase / kind / op unit label (each with a
-    last entry: loads))."""
+    with room for them); per (phase label, unit) piece busy s and per phase label DRAM bytes (rows
+    ``n_phase + 1``, last: loads); per unit busy s summed pairwise; DRAM bytes of all pieces and of the loads;
+    saved bytes summed over ops, ops with saved bytes, MACs and element ops (ints), per precision code MACs
+    (float sums) and element ops (ints); critical path: op ids (last first), time per phase / kind / op unit
+    label (each with a last entry: loads))."""
     n = len(op_piece0) - 1
     n_pieces = len(piece_key)
     # counts of the pairwise streams: per unit (piece busy), all pieces, loads, ops (saved), per precision
