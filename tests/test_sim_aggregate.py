@@ -155,7 +155,7 @@ def test_run_of_pieces_is_the_per_op_aggregation_and_numpys_totals(seed):
     got, (start, end, blk), x = _run(c, exact=True)
     assert got[0]  # every op equals its class in row, MACs, element ops and core
     n_x = got[9]
-    ops = OpRun(c["op_class"], *got[1:9], *(a[:n_x] for a in x))
+    ops = OpRun(c["op_class"], c["class_first"], *got[1:9], *(a[:n_x] for a in x))
     want = ops_of_pieces(c["p0"], c["n_load"], c["key"], c["piece_op"], c["hit"], c["start"], c["end"],
                          c["blocker"], c["busy_k"], c["hit_k"], c["dram_k"], c["resident_r"], c["macs_r"],
                          c["elem_r"])

@@ -595,79 +595,103 @@ def run_of_pieces(op_piece0, n_load, piece_key, piece_op, hit, start, end, block
 
 
 @njit(cache=True)
-def energy_of_ops(op_class, c_row, c_core, c_dram, x_op, x_dram, out_bytes_r, tiles_r, op_kind, mm_code, emb_code,
+def _extra_counts(dram, kind, out_bytes, tiles, mm_code, emb_code, out):  # pragma: no cover - compiled
+    """An op's first four extra action counts (``accelsim.cost.energy.stream_action_counts``) into ``out``."""
+    streamed = dram > 0
+    emb_kept = kind == emb_code and not streamed
+    out[0] = dram
+    out[1] = (dram if streamed else 0.0) + (out_bytes if emb_kept else 0.0)
+    out[2] = out_bytes if emb_kept else 0.0
+    out[3] = float(tiles) if (kind == mm_code and streamed) else 0.0
+
+
+@njit(cache=True)
+def energy_of_ops(op_class, c_row, c_core, c_dram, c_kind, x_op, x_dram, out_bytes_r, tiles_r, mm_code, emb_code,
                   op_phase, n_phase, dep_ptr, dep_src, hop_table, c_ekey, key_pJ, extra_comp, extra_pJ,
                   exact):  # pragma: no cover - compiled
     """Per-op dynamic energy of a run in one pass, as :func:`accelsim.sim.energy.run_energy` defines it.
 
     Per op: DRAM bytes (its class's, ``c_dram``, or its exception's, ``x_op``/``x_dram``), result bytes and
-    stream tiles (of its class's row), kind, phase, core and input edges give the extra action counts
-    (``accelsim.cost.energy.stream_action_counts`` order: dram.byte, scratchpad.write_byte,
-    scratchpad.read_byte, dma.setup, then ring.byte_hop); component ``c`` of the op is ``key_pJ[ekey, c]`` plus
-    its extra counts times ``extra_pJ`` added in that order where ``extra_comp`` is ``c`` (-1: no energy).
-    Returns per component the pairwise sum over ops (pJ), per phase the op sums (pJ, in op order), per
+    stream tiles (of its class's row), kind (``c_kind``), phase, core and input edges give the extra action
+    counts (``accelsim.cost.energy.stream_action_counts`` order: dram.byte, scratchpad.write_byte,
+    scratchpad.read_byte, dma.setup, then ring.byte_hop); component ``q`` of the op is ``key_pJ[ekey, q]``
+    plus its extra counts times ``extra_pJ`` added in that order where ``extra_comp`` is ``q`` (-1: no
+    energy). All but the byte-hops are the class's unless the op is an exception, so they are formed once per
+    class. Returns per component the pairwise sum over ops (pJ), per phase the op sums (pJ, in op order), per
     extra action the pairwise sum of its counts and whether any is non-zero. With ``exact`` (the caller has
     checked that every count is a non-negative multiple of 1/8, none -0.0, and that each action's sum stays
     below :data:`EXACT_LIMIT` / 8) the counts are summed as integers of eighths: no partial sum of them rounds,
     so that is numpy's pairwise sum too."""
     n = len(op_class)
+    n_cls = len(c_row)
     n_comp = key_pJ.shape[1]
-    n_extra = len(extra_comp)
+    n_extra = len(extra_comp)  # 5: the last is the ring's byte-hops
+    ring = n_extra - 1
+    ring_q = extra_comp[ring]
     cnt = np.full(n_comp + n_extra, n, np.int64)
     p_st, p_stage, p_left, p_top, p_leaf, p_fill, p_buf, p_total = pairwise_streams(cnt)
     fill = 0
     leaf = p_leaf[0] if n > 0 else 0
-    comp_ptr = np.zeros(n_comp + 1, np.int64)  # the extra actions of each component, in action order
-    comp_extra = np.zeros(n_extra, np.int64)
-    i = 0
-    for q in range(n_comp):
-        for a in range(n_extra):
-            if extra_comp[a] == q:
-                comp_extra[i] = a
-                i += 1
-        comp_ptr[q + 1] = i
+    # per class: its counts but the byte-hops, their eighths, and each component's extra energy without them
+    # (the byte-hops come last in action order, so they are added last)
+    c_counts = np.zeros((n_cls, n_extra))
+    c_eighths = np.zeros((n_cls, n_extra), np.int64)
+    c_part = np.zeros((n_cls, n_comp))
+    for c in range(n_cls):
+        r = c_row[c]
+        _extra_counts(c_dram[c], c_kind[c], out_bytes_r[r], tiles_r[r], mm_code, emb_code, c_counts[c])
+        for a in range(ring):
+            if exact:
+                c_eighths[c, a] = np.int64(c_counts[c, a] * 8.0)
+            q = extra_comp[a]
+            if q >= 0:
+                c_part[c, q] = c_part[c, q] + c_counts[c, a] * extra_pJ[a]
+    counts = np.zeros(n_extra)
+    part = np.zeros(n_comp)
     eighths = np.zeros(n_extra, np.int64)
     per_phase = np.zeros(n_phase)
     nonzero = np.zeros(n_extra, np.bool_)
-    counts = np.empty(n_extra)
     j = 0
     for d in range(n):
         c = op_class[d]
         r = c_row[c]
-        dram = c_dram[c]
-        if j < len(x_op) and x_op[j] == d:
-            dram = x_dram[j]
+        is_x = j < len(x_op) and x_op[j] == d
+        if is_x:  # an exception's own DRAM bytes
+            _extra_counts(x_dram[j], c_kind[c], out_bytes_r[r], tiles_r[r], mm_code, emb_code, counts)
             j += 1
-        streamed = dram > 0
-        kind = op_kind[d]
-        emb_kept = kind == emb_code and not streamed
-        counts[0] = dram
-        counts[1] = (dram if streamed else 0.0) + (out_bytes_r[r] if emb_kept else 0.0)
-        counts[2] = out_bytes_r[r] if emb_kept else 0.0
-        counts[3] = float(tiles_r[r]) if (kind == mm_code and streamed) else 0.0
+            for q in range(n_comp):
+                part[q] = 0.0
+            for a in range(ring):
+                q = extra_comp[a]
+                if q >= 0:
+                    part[q] = part[q] + counts[a] * extra_pJ[a]
+                if exact:
+                    eighths[a] += np.int64(counts[a] * 8.0)
+        elif exact:
+            for a in range(ring):
+                eighths[a] += c_eighths[c, a]
         acc = 0.0
         core = c_core[c]
         for e in range(dep_ptr[d], dep_ptr[d + 1]):
-            s = dep_src[e]
-            cs = op_class[s]
+            cs = op_class[dep_src[e]]
             acc += out_bytes_r[c_row[cs]] * hop_table[c_core[cs], core]
-        counts[4] = acc
-        if exact:  # (the caller checked: multiples of 1/8, no -0.0, sums below EXACT_LIMIT / 8)
-            for a in range(n_extra):
-                eighths[a] += np.int64(counts[a] * 8.0)
+        if exact:
+            eighths[ring] += np.int64(acc * 8.0)
         else:
-            for a in range(n_extra):
-                v = counts[a]
+            for a in range(ring):
+                v = counts[a] if is_x else c_counts[c, a]
                 if v != 0:
                     nonzero[a] = True
                 p_buf[n_comp + a, fill] = v
+            if acc != 0:
+                nonzero[ring] = True
+            p_buf[n_comp + ring, fill] = acc
         total = 0.0
         ek = c_ekey[c]
         for q in range(n_comp):
-            x = 0.0
-            for i in range(comp_ptr[q], comp_ptr[q + 1]):
-                a = comp_extra[i]
-                x = x + counts[a] * extra_pJ[a]
+            x = part[q] if is_x else c_part[c, q]
+            if q == ring_q:
+                x = x + acc * extra_pJ[ring]
             v = key_pJ[ek, q] + x
             p_buf[q, fill] = v
             total = v if q == 0 else total + v

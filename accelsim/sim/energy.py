@@ -156,6 +156,8 @@ def run_energy(result: RunResult) -> RunEnergy | None:
     DRAM bytes after reuse hits, stream tiles, an embedding's row copy; and each input edge's result bytes
     times the ring hops between the cores), priced per component; summed in one compiled pass
     (:func:`accelsim.sim.aggregate.energy_of_ops`) in the order numpy sums per-op arrays."""
+    from accelsim.map.build import op_classes
+
     table = load_energy_table(result.arch)
     if table is None:
         return None
@@ -176,11 +178,13 @@ def run_energy(result: RunResult) -> RunEnergy | None:
                           dtype=np.int64)
     extra_pJ = np.array([table.action_pJ.get(a, 0.0) for a in EXTRA_ACTIONS], dtype=np.float64)
     kind_names = list(oc.kind.names)
-    args = (ops.op_class, ops.row, ops.core, ops.dram_bytes, ops.x_op, ops.x_dram_bytes,
-            np.asarray(rows["out_bytes"], dtype=np.float64), np.asarray(rows["tiles"]), oc.kind.codes,
+    wl_class = op_classes(result.workload)[0]
+    args = (ops.op_class, ops.row, ops.core, ops.dram_bytes, oc.kind.codes[ops.class_first], ops.x_op,
+            ops.x_dram_bytes, np.asarray(rows["out_bytes"], dtype=np.float64), np.asarray(rows["tiles"]),
             kind_names.index("matmul") if "matmul" in kind_names else -1,
             kind_names.index("embedding") if "embedding" in kind_names else -1, oc.phase.codes, len(oc.phase.names),
-            oc.dep_ptr, oc.dep_src, hop_table, class_key, key_matrix, extra_comp, extra_pJ)
+            oc.dep_ptr, oc.dep_src, hop_table, class_key[wl_class[ops.class_first]], key_matrix, extra_comp,
+            extra_pJ)
     # byte counts that are multiples of 1/8 sum exactly in any order (integers of eighths); else pairwise sums
     by_comp_pJ, per_phase_pJ, extra_totals, extra_nonzero = energy_of_ops(*args, _exact_counts(result, hop_table))
     for a, ok, nonzero in zip(EXTRA_ACTIONS, extra_comp, extra_nonzero):

@@ -44,6 +44,7 @@ class OpRun:
     order; e.g. after a hit). :meth:`column` gives a full per-op array."""
 
     op_class: np.ndarray
+    class_first: np.ndarray  # per class: its first op
     row: np.ndarray
     core: np.ndarray
     macs: np.ndarray

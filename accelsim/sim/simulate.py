@@ -121,10 +121,10 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
 
     got = run(op_class, first, n // 4 + 16)
     if not got[0]:  # an op differs from its class (not expected: a plan costs each class once): per op instead
-        op_class = np.arange(n, dtype=np.int64)
-        got = run(op_class, op_class, 16)
+        op_class = first = np.arange(n, dtype=np.int64)
+        got = run(op_class, first, 16)
     del run
-    ops = OpRun(op_class, *got[1:14])
+    ops = OpRun(op_class, first, *got[1:14])
     totals = RunTotals(*got[14:])
     row_costs = {k: costs[k] for k in ("out_bytes", "unit", "precision_code", "tiles", "precision_names",
                                        "distinct_keys")}
