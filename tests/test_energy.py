@@ -5,6 +5,7 @@ clear errors, and the CLI tables."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -218,3 +219,18 @@ def test_cli_run_and_compare_show_energy(tmp_path, capsys):
     assert "energy mJ/audio-s" in capsys.readouterr().out
     cmp = json.loads(cj.read_text())["comparison"]
     assert cmp["energy_ratio"] == pytest.approx(cmp["energy_a_J"] / cmp["energy_b_J"]) and cmp["energy_ratio"] > 1
+
+
+@pytest.mark.parametrize("name", ["int4", "fp16"])
+def test_exact_count_sums_are_the_pairwise_sums(name, monkeypatch):
+    """The run's byte counts summed as integers of eighths give what pairwise float sums in op order give."""
+    import accelsim.sim.energy as energy_mod
+    from accelsim.trace import load_workload
+
+    wl = load_workload(str(Path(__file__).resolve().parents[1] / "workloads" / "small_beam16"))
+    r = simulate(arch(name), wl)
+    exact = r.summary()
+    assert energy_mod._exact_counts(r, np.ones((4, 4)))  # byte counts of this run are multiples of 1/8
+    monkeypatch.setattr(energy_mod, "_exact_counts", lambda result, hops: False)
+    plain = simulate(arch(name), wl)
+    assert plain.summary() == exact and plain.energy.counts == r.energy.counts

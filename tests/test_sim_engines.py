@@ -266,17 +266,23 @@ def test_unknown_engine_is_refused():
         play(_chain(2, cyclic=False), "turbo")
 
 
-def test_critical_path_walk_is_the_same_compiled_or_not(monkeypatch):
-    import sys
+def test_critical_path_walk_is_the_same_compiled_or_not():
+    from accelsim.map.build import build_plan
+    from accelsim.sim.fast import blocker_chain
 
     wl = load_workload(REPO / "workloads" / "small_beam1")
-    r = simulate(arch("int4"), wl)
-    compiled = r.critical_path
-    import accelsim.sim.fast  # noqa: F401  (loaded by the fast engine above)
-
-    monkeypatch.delitem(sys.modules, "accelsim.sim.fast")
-    plain = type(r).critical_path.func(r)
-    assert np.array_equal(compiled, plain) and compiled[-1] >= 0 and r.blocker[compiled[-1]] == -1
+    spec = arch("int4")
+    r = simulate(spec, wl)
+    built = build_plan(spec, wl, r.mapping, overlap=spec.scheduler.overlap)
+    played = play(built.plan, spec.scheduler.engine)
+    path, i = [], int(np.argmax(played.end_s))  # the plain walk over the pieces' blocker links
+    while i >= 0:
+        path.append(i)
+        i = int(played.blocker[i])
+    assert np.array_equal(blocker_chain(played.blocker, int(np.argmax(played.end_s))), path)
+    compiled = r.critical_path  # the result's walk (accelsim.sim.aggregate.run_of_pieces)
+    assert np.array_equal(compiled, np.asarray(built.plan.piece_op)[path])
+    assert compiled[-1] >= 0 and r.blocker[compiled[-1]] == -1
 
 
 def _plan(unit, busy, parents, *, dram=None, tiles=None, compute=None, cores=1, bandwidth_Bps=1.0) -> Plan:

@@ -29,13 +29,14 @@ import re
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from accelsim.cost.op import CostMemo
 from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
 from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
-from accelsim.map.naive import _small_ints, naive_mapping
+from accelsim.map.naive import naive_mapping
 from accelsim.map.plan import Played
 from accelsim.sim.engine import play
 from accelsim.spec.schema import ArchSpec
@@ -72,13 +73,24 @@ def sub_workload(workload: Workload, keep: np.ndarray) -> Workload:
     return workload.subset(idx, ptr, src)
 
 
+@numba.njit(cache=True)
+def _stream_phase_counts(stream, phase, enc_code, n_streams):  # pragma: no cover - compiled
+    """Per stream: its ops in phase ``enc_code`` and all its ops (one pass)."""
+    enc = np.zeros(n_streams, np.int64)
+    every = np.zeros(n_streams, np.int64)
+    for i in range(len(stream)):
+        s = stream[i]
+        every[s] += 1
+        if phase[i] == enc_code:
+            enc[s] += 1
+    return enc, every
+
+
 def phase_groups(workload: Workload) -> tuple[list[str], list[str]]:
     """(encoder streams, decoder streams): a stream belongs to the encoder when most of its ops do."""
     oc = op_codes(workload)
-    codes, names = oc.stream.codes, oc.stream.names
-    enc = oc.phase.codes == oc.phase.code_of("encoder")
-    e = np.bincount(codes, weights=enc, minlength=len(names))
-    a = np.bincount(codes, minlength=len(names))
+    names = oc.stream.names
+    e, a = _stream_phase_counts(oc.stream.codes, oc.phase.codes, oc.phase.code_of("encoder"), len(names))
     return [s for i, s in enumerate(names) if 2 * e[i] > a[i]], [s for i, s in enumerate(names) if 2 * e[i] <= a[i]]
 
 
@@ -138,6 +150,34 @@ def decoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], c
     return out
 
 
+@numba.njit(cache=True)
+def _use_counts(weight, stream, kind, has, mm_code, emb_code, m, n, nw, ns):  # pragma: no cover - compiled
+    """One pass over the ops that read a weight (``has[weight]``): per (weight, stream) reads, matmul reads and
+    runs of consecutive uses among the stream's matmuls in issue order; per weight the rows its embedding
+    reads fetch (``m * n``, summed in op order) and its reads by non-matmul ops."""
+    reads = np.zeros((nw, ns), np.int64)
+    runs = np.zeros((nw, ns), np.int64)
+    mm_reads = np.zeros((nw, ns), np.int64)
+    last = np.full(ns, -1, np.int64)  # per stream: the weight of its last matmul
+    rows = np.zeros(nw)
+    other = np.zeros(nw, np.int64)
+    for i in range(len(weight)):
+        w = weight[i]
+        if not has[w]:
+            continue
+        s = stream[i]
+        reads[w, s] += 1
+        if kind[i] == mm_code:
+            mm_reads[w, s] += 1
+            if last[s] != w:
+                runs[w, s] += 1
+                last[s] = w
+        else:
+            other[w] += 1
+            rows[w] += float(np.int64(m[i]) * np.int64(n[i])) if kind[i] == emb_code else 0.0
+    return reads, runs, mm_reads, rows, other
+
+
 def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], dict[str, bool]]:
     """Per weight: its home stream (most reads; ties: the first stream by name), DRAM fetches it would need if
     streamed (runs of consecutive uses among its home stream's matmuls in issue order -- a reuse space keeps
@@ -146,22 +186,14 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     oc = op_codes(workload)
     wnames, snames = oc.weight.names, oc.stream.names
     nw, ns = len(wnames), len(snames)
-    has = np.array([w != "" for w in wnames], dtype=bool)[oc.weight.codes]
-    w, st = oc.weight.codes, oc.stream.codes  # (int32) widened to int64 where w * ns + st is formed
-    is_mm = (oc.kind.codes == oc.kind.code_of("matmul")) & has
+    has = np.array([w != "" for w in wnames], dtype=np.bool_)
+    reads, runs, mm_reads, rows, other_reads = _use_counts(
+        oc.weight.codes, oc.stream.codes, oc.kind.codes, has, oc.kind.code_of("matmul"),
+        oc.kind.code_of("embedding"), oc.m, oc.n, nw, ns)
     # home: most reads, ties by stream name
-    reads = np.bincount(w[has].astype(np.int64) * ns + st[has], minlength=nw * ns).reshape(nw, ns)
     by_name = np.argsort(np.array(snames, dtype=object), kind="stable")
     home_code = by_name[np.argmax(reads[:, by_name], axis=1)]
     home = {wnames[i]: snames[home_code[i]] for i in range(nw) if reads[i].sum() > 0}
-    # runs of consecutive uses within each stream's matmuls (issue order)
-    mm_idx = np.flatnonzero(is_mm)
-    order = mm_idx[np.argsort(_small_ints(st[mm_idx]), kind="stable")]
-    seq_w, seq_s = w[order].astype(np.int64), st[order]
-    new = np.ones(len(order), dtype=bool)
-    new[1:] = (seq_w[1:] != seq_w[:-1]) | (seq_s[1:] != seq_s[:-1])
-    runs = np.bincount(seq_w[new] * ns + seq_s[new], minlength=nw * ns).reshape(nw, ns)
-    mm_reads = np.bincount(seq_w * ns + seq_s, minlength=nw * ns).reshape(nw, ns)
     fetches, bursty = {}, {}
     for i in range(nw):
         wn = wnames[i]
@@ -169,29 +201,33 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
             r = int(runs[i, home_code[i]])
             fetches[wn] = float(r)
             bursty[wn] = bool(mm_reads[i, home_code[i]] >= 2 * max(r, 1))
-    emb = has & ~is_mm  # embedding tables (and any other non-matmul reader, which reads no rows)
-    if emb.any():
-        e_idx = np.flatnonzero(emb)  # only those rows (the same values, in the same order, as masking after)
-        rows_read = np.where(oc.kind.codes[e_idx] == oc.kind.code_of("embedding"), oc.m[e_idx] * oc.n[e_idx],
-                             0).astype(np.float64)
-        rows = np.bincount(w[e_idx], weights=rows_read, minlength=nw)
-        for i in np.flatnonzero(np.bincount(w[e_idx], minlength=nw)).tolist():
-            wn = wnames[i]
-            fetches[wn] = fetches.get(wn, 0.0) + float(rows[i]) / workload.meta.weights[wn].elements
-            bursty.setdefault(wn, False)
+    for i in np.flatnonzero(other_reads).tolist():  # embedding tables (and any other non-matmul reader)
+        wn = wnames[i]
+        fetches[wn] = fetches.get(wn, 0.0) + float(rows[i]) / workload.meta.weights[wn].elements
+        bursty.setdefault(wn, False)
     return home, fetches, bursty
 
 
+@numba.njit(cache=True)
+def _first_matmul_of(weight, kind, has, mm_code, nw):  # pragma: no cover - compiled
+    """Per weight code: its first matmul op (-1: none)."""
+    first = np.full(nw, -1, np.int64)
+    for i in range(len(weight)):
+        w = weight[i]
+        if kind[i] == mm_code and has[w] and first[w] < 0:
+            first[w] = i
+    return first
+
+
 def _matmul_shapes(workload: Workload) -> dict[str, tuple[int, int]]:
-    """Weight name -> ``(k, n)`` of the matmuls that read it (its rows and columns)."""
+    """Weight name -> ``(k, n)`` of the matmuls that read it (its rows and columns; of its first matmul)."""
     got = workload.cache.get("matmul_shapes")
     if got is None:
         oc = op_codes(workload)
-        has_weight = oc.weight.codes != oc.weight.code_of("")
-        mm = np.flatnonzero((oc.kind.codes == oc.kind.code_of("matmul")) & has_weight)
-        codes, first = np.unique(oc.weight.codes[mm], return_index=True)
-        got = {oc.weight.names[c]: (int(oc.k[mm[i]]), int(oc.n[mm[i]]))
-               for c, i in zip(codes.tolist(), first.tolist())}
+        has = np.array([w != "" for w in oc.weight.names], dtype=np.bool_)
+        first = _first_matmul_of(oc.weight.codes, oc.kind.codes, has, oc.kind.code_of("matmul"),
+                                 len(oc.weight.names))
+        got = {oc.weight.names[c]: (int(oc.k[i]), int(oc.n[i])) for c, i in enumerate(first.tolist()) if i >= 0}
         workload.cache["matmul_shapes"] = got
     return got
 
@@ -270,7 +306,6 @@ def search_mapping(arch: ArchSpec, workload: Workload,
     cost_memo = CostMemo(arch)
     naive, _ = naive_mapping(arch, workload)
     naive_enc = Candidate("naive", {s: naive.streams[s] for s in enc_s})
-    naive_dec = Candidate("naive", {s: naive.streams[s] for s in dec_s})
     pstream = op_codes(probe).stream  # by code: no string per op
     enc_part = sub_workload(probe, np.isin(pstream.names, enc_s)[pstream.codes]) if enc_s else None
     dec_part = sub_workload(probe, np.isin(pstream.names, dec_s)[pstream.codes]) if dec_s else None

@@ -17,6 +17,7 @@ import numpy as np
 
 from accelsim.cost.energy import (
     COMPONENTS,
+    component_of,
     EnergyTable,
     dynamic_pJ,
     energy_table,
@@ -24,15 +25,15 @@ from accelsim.cost.energy import (
     op_precisions,
     peak_pJ_per_mac,
     static_J,
-    stream_action_counts,
     tops_per_W,
 )
 from accelsim.cost.op import dense_key
 from accelsim.trace.coded import op_codes
 from accelsim.cost.transfer import ring_hops
-from accelsim.sim.aggregate import ring_byte_hops
+from accelsim.sim.aggregate import energy_of_ops
 from accelsim.spec.ert import action_names, load_ert
 from accelsim.spec.schema import ArchSpec
+from accelsim.errors import SpecError
 from accelsim.trace.format import PHASES
 
 if TYPE_CHECKING:
@@ -89,75 +90,118 @@ class RunEnergy:
         return out
 
 
-def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(codes per op, counts matrix per distinct key x action, action names) of the on-chip counts."""
+def _per_key_counts(result: RunResult) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(energy key of each op class, op count per key, on-chip counts matrix per key x action, action names).
+
+    A key is a distinct (kind, func, precision class, weight, m, k, n), numbered in order of first appearance
+    among the ops (as :func:`accelsim.cost.op.dense_key` numbers them); found from the op classes' first ops
+    (:func:`accelsim.map.build.op_classes` refine these keys by stream, and are numbered in that order too)."""
+    from accelsim.map.build import op_classes
+
     arch = result.arch
     wclass = {w: meta.pclass for w, meta in result.workload.meta.weights.items()}
     oc = op_codes(result.workload)
+    op_class, class_first = op_classes(result.workload)
     cols, labels = [], {}
     for name in ("kind", "func", "pclass", "weight"):
         lab = getattr(oc, name)
-        codes, labels[name] = lab.codes, list(lab.names)
-        cols.append(codes)
-    cols += [getattr(oc, c).astype(np.int64, copy=False) for c in ("m", "k", "n")]
-    key, first = dense_key(cols)
+        labels[name] = list(lab.names)
+        cols.append(lab.codes[class_first])
+    cols += [oc.m[class_first].astype(np.int64), oc.k[class_first].astype(np.int64),
+             oc.n[class_first].astype(np.int64)]
+    class_key, key_first = dense_key(cols)
+    per_class = np.bincount(op_class, minlength=len(class_first))
+    per_key = np.zeros(len(key_first), dtype=np.int64)
+    np.add.at(per_key, class_key, per_class)  # == np.bincount of the ops' keys (ints)
     names = list(action_names())
     index = {a: i for i, a in enumerate(names)}
-    matrix = np.zeros((len(first), len(names)), dtype=np.float64)
-    for row, op in enumerate(first.tolist()):
+    matrix = np.zeros((len(key_first), len(names)), dtype=np.float64)
+    for row, op in enumerate(key_first.tolist()):
         kind, func, pclass = (labels[c][cols[i][op]] for i, c in enumerate(("kind", "func", "pclass")))
         w_prec, a_prec, prec = op_precisions(arch, kind, pclass, wclass.get(labels["weight"][cols[3][op]], ""))
         counts = op_action_counts(kind, func, int(cols[4][op]), int(cols[5][op]), int(cols[6][op]), w_prec,
                                   a_prec, prec, arch.core.matrix)
         for action, count in counts.items():
             matrix[row, index[action]] = count
-    return key, matrix, names
+    return class_key, per_key, matrix, names
+
+
+#: the per-op actions a run's data movement adds, in the order they are priced (``stream_action_counts``
+#: order, then the ring's byte-hops)
+EXTRA_ACTIONS = ("dram.byte", "scratchpad.write_byte", "scratchpad.read_byte", "dma.setup", "ring.byte_hop")
+
+
+def _exact_counts(result: RunResult, hop_table: np.ndarray) -> bool:
+    """Whether the run's extra action counts (DRAM bytes, result bytes, tiles, byte-hops) are multiples of 1/8
+    whose sums over the ops stay below ``EXACT_LIMIT / 8`` (:func:`accelsim.sim.aggregate.energy_of_ops`)."""
+    from accelsim.sim.aggregate import EXACT_LIMIT, eighths_only
+
+    ops, rows = result.ops, result.row_costs
+    oc = op_codes(result.workload)
+    out_bytes = np.asarray(rows["out_bytes"], dtype=np.float64)
+    tiles = np.asarray(rows["tiles"], dtype=np.float64)
+    parts = (ops.dram_bytes, ops.x_dram_bytes, out_bytes, tiles, hop_table.reshape(-1))
+    if not all(eighths_only(np.asarray(v, dtype=np.float64)) for v in parts):
+        return False
+    top = max(float(v.max(initial=0.0)) for v in parts[:4])
+    # an action's sum: at most twice the largest value per op; the ring's at most it per edge times the hops
+    most = max(2.0 * top * len(ops.op_class), top * float(hop_table.max(initial=0.0)) * len(oc.dep_src))
+    return most * 8.0 < EXACT_LIMIT
 
 
 def run_energy(result: RunResult) -> RunEnergy | None:
-    """Energy of ``result`` (module doc); None when its arch has no ``energy:`` section."""
+    """Energy of ``result`` (module doc); None when its arch has no ``energy:`` section.
+
+    Per op: the on-chip counts of its key plus what the run's data movement adds (``stream_action_counts``:
+    DRAM bytes after reuse hits, stream tiles, an embedding's row copy; and each input edge's result bytes
+    times the ring hops between the cores), priced per component; summed in one compiled pass
+    (:func:`accelsim.sim.aggregate.energy_of_ops`) in the order numpy sums per-op arrays."""
+    from accelsim.map.build import op_classes
+
     table = load_energy_table(result.arch)
     if table is None:
         return None
     arch = result.arch
-    n = result.workload.n_ops
-    key, matrix, names = _per_key_counts(result)
+    class_key, per_key, matrix, names = _per_key_counts(result)
     oc = op_codes(result.workload)
-    costs = result.costs
-    extra = stream_action_counts((oc.kind.codes, oc.kind.names), costs["dram_bytes"], costs["tiles"],
-                                 costs["out_bytes"])
-    core = np.asarray(result.core, dtype=np.int64)
+    ops = result.ops
+    rows = result.row_costs
     hop_table = np.array([[0 if a == b else (ring_hops(a, b, arch.cores) if arch.interconnect.topology == "ring"
                                              else 1) for b in range(arch.cores)] for a in range(arch.cores)],
                          dtype=np.float64)
-    # per op: ring_action_counts of its input edges (result bytes x hops), summed in edge order (compiled)
-    extra["ring.byte_hop"] = ring_byte_hops(oc.dep_ptr, oc.dep_src, np.asarray(costs["out_bytes"], np.float64),
-                                            core, hop_table)
-
-    # per-op dynamic energy by component: on-chip counts (per key) plus the run's extras (per op)
     key_pJ = dynamic_pJ({a: matrix[:, i] for i, a in enumerate(names)}, table)
-    extra_pJ = dynamic_pJ(extra, table)
-    # one component's per-op array at a time: its total, then added into the per-op sum in component order
-    by_component = {}
-    op_pJ = None
-    for c in key_pJ:
-        per_op = (np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),))[key]
-                  + np.broadcast_to(np.asarray(extra_pJ[c], dtype=np.float64), (n,)))
-        by_component[c] = float(per_op.sum()) * 1e-12
-        op_pJ = per_op if op_pJ is None else np.add(op_pJ, per_op, out=op_pJ)
-    per_op = None
+    comps = list(key_pJ)
+    key_matrix = np.ascontiguousarray(np.array(  # (key, component): an op's components side by side
+        [np.broadcast_to(np.asarray(key_pJ[c], dtype=np.float64), (len(matrix),)) for c in comps],
+        dtype=np.float64).reshape(len(comps), len(matrix)).T)
+    extra_comp = np.array([comps.index(component_of(a)) if a in table.action_pJ else -1 for a in EXTRA_ACTIONS],
+                          dtype=np.int64)
+    extra_pJ = np.array([table.action_pJ.get(a, 0.0) for a in EXTRA_ACTIONS], dtype=np.float64)
+    kind_names = list(oc.kind.names)
+    wl_class = op_classes(result.workload)[0]
+    args = (ops.op_class, ops.row, ops.core, ops.dram_bytes, oc.kind.codes[ops.class_first], ops.x_op,
+            ops.x_dram_bytes, np.asarray(rows["out_bytes"], dtype=np.float64), np.asarray(rows["tiles"]),
+            kind_names.index("matmul") if "matmul" in kind_names else -1,
+            kind_names.index("embedding") if "embedding" in kind_names else -1, oc.phase.codes, len(oc.phase.names),
+            oc.dep_ptr, oc.dep_src, hop_table, class_key[wl_class[ops.class_first]], key_matrix, extra_comp,
+            extra_pJ)
+    # byte counts that are multiples of 1/8 sum exactly in any order (integers of eighths); else pairwise sums
+    by_comp_pJ, per_phase_pJ, extra_totals, extra_nonzero = energy_of_ops(*args, _exact_counts(result, hop_table))
+    for a, ok, nonzero in zip(EXTRA_ACTIONS, extra_comp, extra_nonzero):
+        if ok < 0 and nonzero:
+            raise SpecError(f"energy table has no energy for action {a!r}, which the run performs")
+    by_component = {c: float(by_comp_pJ[i]) * 1e-12 for i, c in enumerate(comps)}
     by_component["static"] = static_J(table, result.sim_s)
     by_component = {c: by_component[c] for c in COMPONENTS}
-    pcodes, pnames = oc.phase.codes, list(oc.phase.names)
-    per_phase = np.bincount(pcodes, weights=op_pJ, minlength=len(pnames)) * 1e-12
-    dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(pnames)}
+    per_phase = per_phase_pJ * 1e-12
+    dyn_phase = {p: float(per_phase[i]) for i, p in enumerate(oc.phase.names)}
     crit = result.by_phase
     by_phase = {p: dyn_phase.get(p, 0.0) + table.static_W * crit.get(p, 0.0) for p in PHASES}
 
-    totals = np.bincount(key, minlength=len(matrix)) @ matrix
+    totals = per_key @ matrix
     counts = {a: float(totals[i]) for i, a in enumerate(names)}
-    for a, v in extra.items():
-        counts[a] = counts.get(a, 0.0) + float(np.sum(v))
+    for i, a in enumerate(EXTRA_ACTIONS):
+        counts[a] = counts.get(a, 0.0) + float(extra_totals[i])
     macs = float(sum(v for a, v in counts.items() if a.startswith("mac.")))
     mm = arch.precision.matmul.compute
     peak = 2.0 / peak_pJ_per_mac(table, arch, mm)

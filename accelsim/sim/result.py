@@ -17,7 +17,7 @@ fetched from DRAM and the DRAM channel-seconds those bytes occupy (bytes / bandw
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from accelsim.cost.op import UNITS
-from accelsim.sim.aggregate import busy_by_unit_s, use_by_label
 from accelsim.map.naive import Residency
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import op_codes
@@ -40,36 +39,121 @@ LOAD_PHASE = "load"
 
 
 @dataclass(frozen=True, eq=False)
-class PieceRun:
-    """Per-piece arrays of a played plan: the op each piece belongs to (-1: a start-up load), its times (s),
-    blocker piece, core, local unit (index into UNITS), DRAM bytes fetched and whether it hit on chip."""
+class OpRun:
+    """Per-op values of a run, kept compactly: a table per op *class* (``op_class``: ops of equal class have
+    equal pieces and costs, :func:`accelsim.map.build.op_classes`) -- cost row of the op's first piece, root
+    core, MACs, SFU element operations, and busy s, DRAM bytes, reuse-saved bytes and residency as they are
+    without any reuse-cache hit -- plus the ops whose busy / DRAM / saved / resident differ (``x_op``, in
+    order; e.g. after a hit). :meth:`column` gives a full per-op array."""
 
-    piece_op: np.ndarray
-    start_s: np.ndarray
-    end_s: np.ndarray
-    blocker: np.ndarray
+    op_class: np.ndarray
+    class_first: np.ndarray  # per class: its first op
+    row: np.ndarray
     core: np.ndarray
-    unit: np.ndarray
+    macs: np.ndarray
+    elem_ops: np.ndarray
+    busy_s: np.ndarray
     dram_bytes: np.ndarray
+    saved_bytes: np.ndarray
+    resident: np.ndarray
+    x_op: np.ndarray
+    x_busy_s: np.ndarray
+    x_dram_bytes: np.ndarray
+    x_saved_bytes: np.ndarray
+    x_resident: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        """Per-op array of a class column (``row``, ``core``, ``macs``, ``elem_ops``, ``busy_s``, ``dram_bytes``,
+        ``saved_bytes``, ``resident``), the exceptions filled in."""
+        out = getattr(self, name)[self.op_class]
+        if name in ("busy_s", "dram_bytes", "saved_bytes", "resident") and len(self.x_op):
+            out[self.x_op] = getattr(self, "x_" + name)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class RunTotals:
+    """What the summary needs from the played pieces, summed in one compiled pass
+    (:func:`accelsim.sim.aggregate.run_of_pieces`; each sum in the order numpy would sum it)."""
+
+    use_busy_s: np.ndarray  # (phase label + load, unit): piece busy seconds
+    use_dram_bytes: np.ndarray  # per phase label + load
+    busy_by_unit_s: np.ndarray  # per unit (index into UNITS)
+    dram_bytes: float  # all pieces
+    load_dram_bytes: float  # start-up loads
+    saved_bytes: float  # over ops
+    reuse_hits: int  # ops with saved bytes
+    macs: int
+    elem_ops: int
+    macs_by_precision: np.ndarray  # per precision code (float sums)
+    elem_ops_by_precision: np.ndarray  # per precision code (ints)
+    path_op: np.ndarray  # op of each critical-path piece, last first (-1: a load)
+    path_phase_s: np.ndarray  # per phase label + load
+    path_kind_s: np.ndarray  # per kind label + load
+    path_unit_s: np.ndarray  # per unit + load
+
+
+class OpCosts(Mapping):
+    """Per-op cost columns of a run (``out_bytes``, ``unit``, ``precision_code``, ``tiles``, ``macs``,
+    ``elem_ops``, ``dram_bytes``, ``reuse_saved_bytes``, ``busy_s``; ``precision_names``, ``precision``,
+    ``distinct_keys``), each built on first use from the run's compact form and then kept."""
+
+    _ROW = ("out_bytes", "unit", "precision_code", "tiles")
+    _OPS = {"macs": "macs", "elem_ops": "elem_ops", "dram_bytes": "dram_bytes", "reuse_saved_bytes": "saved_bytes",
+            "busy_s": "busy_s"}
+    _KEYS = (*_ROW, *_OPS, "precision_names", "precision", "distinct_keys")
+
+    def __init__(self, ops: OpRun, row_costs: dict[str, np.ndarray]) -> None:
+        self._ops = ops
+        self._rows = row_costs
+        self._got: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._KEYS:
+            raise KeyError(key)
+        got = self._got.get(key)
+        if got is None:
+            if key in self._ROW:
+                got = self._rows[key][self._row()]
+            elif key in self._OPS:
+                got = self._ops.column(self._OPS[key])
+            elif key == "precision":
+                got = self._rows["precision_names"][self["precision_code"]]
+            else:
+                got = self._rows[key]
+            self._got[key] = got
+        return got
+
+    def _row(self) -> np.ndarray:
+        row = self._got.get("_row")
+        if row is None:
+            row = self._got["_row"] = self._ops.column("row")
+        return row
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._KEYS)
+
+    def __len__(self) -> int:
+        return len(self._KEYS)
 
 
 @dataclass(eq=False)
 class RunResult:
-    """One simulation run. Arrays are indexed by op id; times in seconds."""
+    """One simulation run. Per-op arrays are indexed by op id; times in seconds. ``start_s`` and ``end_s`` are
+    stored; ``blocker``, ``core``, ``unit``, ``resident`` and ``costs`` are built from the compact per-class
+    form (:class:`OpRun`) on first use; the summary's totals come from the pieces' pass (:class:`RunTotals`)."""
 
     arch: ArchSpec
     workload: Workload
     start_s: np.ndarray
     end_s: np.ndarray
-    blocker: np.ndarray
-    core: np.ndarray
-    unit: np.ndarray  # index into accelsim.cost.UNITS
-    costs: dict[str, np.ndarray]
-    resident: np.ndarray
+    op_blocker: np.ndarray  # per op: the op whose completion let it start (-1: none or a load); int32 or int64
+    ops: OpRun
+    row_costs: dict[str, np.ndarray]  # cost columns per cost row (out_bytes, unit, precision_code, tiles, ...)
+    totals: RunTotals
     placement: dict[str, int]
     residency: Residency
     record_timeline: bool = False
-    pieces: PieceRun | None = None  # per-piece arrays of the plan (None: pieces are the ops)
     mapping: object | None = None  # the accelsim.map.mapping.Mapping that was played
     wall_s: float = field(default=0.0, compare=False)
     wall_phases_s: dict[str, float] = field(default_factory=dict, compare=False)  # host seconds per stage
@@ -83,44 +167,41 @@ class RunResult:
         return self.sim_s / self.workload.audio_seconds
 
     @cached_property
-    def _piece_path(self) -> np.ndarray:
-        """Piece ids on the critical path, last first."""
-        pr = self.pieces
-        end, blocker = (pr.end_s, pr.blocker) if pr is not None else (self.end_s, self.blocker)
-        last = int(np.argmax(end))
-        if "accelsim.sim.fast" in sys.modules:  # compiled walk, when the fast engine has loaded it anyway
-            return sys.modules["accelsim.sim.fast"].blocker_chain(blocker, last)
-        path = []
-        i = last
-        while i >= 0:
-            path.append(i)
-            i = int(blocker[i])
-        return np.array(path, dtype=np.int64)
+    def blocker(self) -> np.ndarray:
+        """Per op: the op whose completion let it start (-1: none or a start-up load), int64."""
+        return self.op_blocker.astype(np.int64)
 
     @cached_property
+    def core(self) -> np.ndarray:
+        """Per op: its root core."""
+        return self.ops.column("core")
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """Per op: its unit (index into accelsim.cost.UNITS)."""
+        return self.costs["unit"]
+
+    @cached_property
+    def resident(self) -> np.ndarray:
+        """Per op: whether its weight was on chip (pinned, or found in the reuse space)."""
+        return self.ops.column("resident")
+
+    @cached_property
+    def costs(self) -> OpCosts:
+        """Per-op cost columns (:class:`OpCosts`)."""
+        return OpCosts(self.ops, self.row_costs)
+
+    @property
     def critical_path(self) -> np.ndarray:
         """Op ids of the pieces on the critical path, last first (-1: a start-up load)."""
-        path = self._piece_path
-        return path if self.pieces is None else self.pieces.piece_op[path]
+        return self.totals.path_op
 
-    def _attribute(self, codes: np.ndarray, names: list[str]) -> dict[str, float]:
-        """Critical-path time per label (``names[codes[op]]``; loads: ``load``), s; the values sum to ``sim_s``."""
-        path = self._piece_path
-        pr = self.pieces
-        end, blocker = (pr.end_s, pr.blocker) if pr is not None else (self.end_s, self.blocker)
-        blk = blocker[path]
-        prev = np.where(blk >= 0, end[np.maximum(blk, 0)], 0.0)
-        ops = path if pr is None else pr.piece_op[path]
-        labels = np.where(ops >= 0, codes[np.maximum(ops, 0)], len(names))
-        spans = np.bincount(labels, weights=end[path] - prev, minlength=len(names) + 1)
+    @staticmethod
+    def _attribute(spans: np.ndarray, names: list[str]) -> dict[str, float]:
+        """Critical-path time per label (``spans``: per label, then loads), s; the values sum to ``sim_s``."""
         out = {name: float(spans[k]) for k, name in enumerate(names)}
         out[LOAD_PHASE] = out.get(LOAD_PHASE, 0.0) + float(spans[len(names)])
         return out
-
-    def _codes(self, column: str) -> tuple[np.ndarray, list[str]]:
-        """Integer codes per op and labels of a text column (the workload's cached integer view)."""
-        lab = getattr(op_codes(self.workload), column)
-        return lab.codes, list(lab.names)
 
     def _op_labels(self, column: str) -> np.ndarray:
         """The labels of a text column, one Python string per op (for the pandas tables below)."""
@@ -129,23 +210,14 @@ class RunResult:
 
     @cached_property
     def by_phase(self) -> dict[str, float]:
-        got = self._attribute(*self._codes("phase"))
+        got = self._attribute(self.totals.path_phase_s, list(op_codes(self.workload).phase.names))
         return {p: got.get(p, 0.0) for p in (*PHASES, LOAD_PHASE)}
 
     @cached_property
     def phase_use(self) -> dict[str, dict[str, float]]:
         """Per phase (and ``load``): busy seconds per unit summed over cores, DRAM bytes and channel-seconds."""
-        pr = self.pieces
-        if pr is None:
-            op, start, end, unit, dram = (np.arange(len(self.end_s)), self.start_s, self.end_s, self.unit,
-                                          self.costs["dram_bytes"])
-        else:
-            op, start, end, unit, dram = pr.piece_op, pr.start_s, pr.end_s, pr.unit, pr.dram_bytes
-        codes, names = self._codes("phase")
-        busy, nbytes = use_by_label(np.asarray(op), codes, len(names), np.asarray(unit), len(UNITS),
-                                    np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64),
-                                    np.asarray(dram, dtype=np.float64))
-        names = [*names, LOAD_PHASE]
+        busy, nbytes = self.totals.use_busy_s, self.totals.use_dram_bytes
+        names = [*op_codes(self.workload).phase.names, LOAD_PHASE]
         out = {}
         for p in (*PHASES, LOAD_PHASE):
             row = {f"{u}_busy_s": 0.0 for u in UNITS} | {"dram_bytes": 0.0, "channel_s": 0.0}
@@ -159,49 +231,37 @@ class RunResult:
 
     @cached_property
     def by_kind(self) -> dict[str, float]:
-        got = self._attribute(*self._codes("kind"))
+        got = self._attribute(self.totals.path_kind_s, list(op_codes(self.workload).kind.names))
         return {k: got.get(k, 0.0) for k in OP_KINDS}
 
     @cached_property
     def by_unit(self) -> dict[str, float]:
-        got = self._attribute(np.asarray(self.unit, dtype=np.int64), list(UNITS))
+        got = self._attribute(self.totals.path_unit_s, list(UNITS))
         return {u: got.get(u, 0.0) for u in UNITS}
 
     @cached_property
     def busy_by_unit(self) -> dict[str, float]:
         """Total busy time of each unit type summed over cores (and pieces), s."""
-        pr = self.pieces
-        start, end, unit = (self.start_s, self.end_s, self.unit) if pr is None else (pr.start_s, pr.end_s, pr.unit)
-        got = busy_by_unit_s(np.asarray(unit), len(UNITS), np.asarray(start, dtype=np.float64),
-                             np.asarray(end, dtype=np.float64))
-        return {u: float(got[k]) for k, u in enumerate(UNITS)}
+        return {u: float(self.totals.busy_by_unit_s[k]) for k, u in enumerate(UNITS)}
 
     @property
     def dram_bytes_total(self) -> float:
         """All bytes fetched from DRAM, start-up loads included."""
-        if self.pieces is None:
-            return float(self.costs["dram_bytes"].sum())
-        return float(self.pieces.dram_bytes.sum())
+        return float(self.totals.dram_bytes)
 
     def _util(self) -> dict[str, float]:
         arch = self.arch
         cycles = self.sim_s * arch.clock * arch.cores
         mat = arch.core.matrix
         vec = arch.core.vector
-        if "precision_code" in self.costs:  # integer codes, labels sorted (as np.unique would give)
-            code, names = self.costs["precision_code"], list(self.costs["precision_names"])
-        else:
-            uniq, code = np.unique(self.costs["precision"], return_inverse=True)
-            names = list(uniq)
-        macs = self.costs["macs"].astype(np.float64)
+        tot = self.totals
         ideal_mat = 0.0
         ideal_vec = 0.0
-        for k, p in enumerate(names):
-            sel = code == k
+        for k, p in enumerate(list(self.row_costs["precision_names"])):  # labels sorted, as np.unique gives
             if p in mat.macs_per_pe_cycle:
-                ideal_mat += macs[sel].sum() / (mat.pes * mat.macs_per_pe_cycle[p])
+                ideal_mat += tot.macs_by_precision[k] / (mat.pes * mat.macs_per_pe_cycle[p])
             if p in vec.elems_per_lane_cycle:
-                ideal_vec += self.costs["elem_ops"][sel].sum() / (vec.lanes * vec.elems_per_lane_cycle[p])
+                ideal_vec += tot.elem_ops_by_precision[k] / (vec.lanes * vec.elems_per_lane_cycle[p])
         dram = self.dram_bytes_total
         return {
             "util_matrix": float(ideal_mat / cycles),
@@ -224,6 +284,7 @@ class RunResult:
         each op's precision, SFU element
         operations, DRAM bytes) over ``sim_s`` and all cores, in 0..1."""
         meta = self.workload.meta
+        tot = self.totals
         out: dict[str, float | int | str] = {
             "arch": self.arch.name,
             "workload": self.workload.name,
@@ -246,18 +307,18 @@ class RunResult:
         out.update(self._util())
         out.update({
             "dram_bytes": self.dram_bytes_total,
-            "load_dram_bytes": float(self.pieces.dram_bytes[self.pieces.piece_op < 0].sum()) if self.pieces is not None else 0.0,
+            "load_dram_bytes": float(tot.load_dram_bytes),
             "weight_bytes": float(sum(self.residency.weight_bytes.values())),
             "resident_weight_bytes": float(self.residency.resident_bytes),
             "streamed_weight_bytes": float(self.residency.streamed_bytes),
             # distinct weights (a weight split over cores pins a slice on each, and counts once)
             "resident_weights": len(frozenset().union(*self.residency.pinned)),
             "streamed_weights": len(self.residency.weight_bytes) - len(frozenset().union(*self.residency.pinned)),
-            "reuse_hits": int(np.count_nonzero(self.costs["reuse_saved_bytes"])),
-            "reuse_saved_bytes": float(self.costs["reuse_saved_bytes"].sum()),
-            "matrix_macs": int(self.costs["macs"].sum()),
-            "sfu_ops": int(self.costs["elem_ops"].sum()),
-            "critical_path_ops": int(len(self.critical_path)),
+            "reuse_hits": int(tot.reuse_hits),
+            "reuse_saved_bytes": float(tot.saved_bytes),
+            "matrix_macs": int(tot.macs),
+            "sfu_ops": int(tot.elem_ops),
+            "critical_path_ops": int(len(tot.path_op)),
             "mapping": getattr(self.mapping, "name", "naive"),
             "overlap": self.arch.scheduler.overlap,
             "split_streams": int(sum(len(sm.cores) > 1 for sm in getattr(self.mapping, "streams", {}).values())),

@@ -13,7 +13,7 @@ from accelsim.map.mapping import Mapping
 from accelsim.map.naive import Residency, naive_mapping
 from accelsim.map.plan import UNITS_PER_CORE, Played
 from accelsim.sim.engine import play
-from accelsim.sim.result import PieceRun, RunResult
+from accelsim.sim.result import OpRun, RunResult, RunTotals
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.io import Workload
 
@@ -72,31 +72,61 @@ def simulate(arch: ArchSpec, workload: Workload, *, record_timeline: bool = Fals
 def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built, played: Played,
               record_timeline: bool = False) -> RunResult:
     """Aggregate a played plan's pieces to ops (:mod:`accelsim.sim.aggregate`: start: first piece, end: last
-    piece, bytes summed, ...) into a RunResult."""
-    from accelsim.sim.aggregate import ops_of_pieces
+    piece, bytes summed, ...) and to the summary's totals, in one compiled pass, into a RunResult that keeps
+    per op only start, end and blocker (the rest per op class, :class:`~accelsim.sim.result.OpRun`)."""
+    from accelsim.cost.op import UNITS
+    from accelsim.map.build import op_classes
+    from accelsim.sim.aggregate import EXACT_LIMIT, eighths_only, run_of_pieces
+    from accelsim.trace.coded import op_codes
 
     n = workload.n_ops
     plan = built.plan
     nl = built.loads
     costs = built.costs
-    key = plan.piece_key if plan.piece_key is not None else np.arange(plan.n, dtype=np.int64)
-    p0 = built.op_piece0 if built.op_piece0 is not None else np.arange(n + 1, dtype=np.int64)
-    (start_s, end_s, busy, dram, saved, resident, macs, elem_ops, op_blocker, row,
-     piece_dram) = ops_of_pieces(
-        np.ascontiguousarray(p0, dtype=np.int64), nl, key, np.asarray(plan.piece_op), played.hit, played.start_s,
-        played.end_s, played.blocker, np.asarray(plan.busy_s, dtype=np.float64),
-        np.asarray(plan.hit_busy_s, dtype=np.float64), np.asarray(plan.dram_bytes, dtype=np.float64),
-        np.asarray(built.resident, dtype=np.bool_), np.asarray(costs["macs"], dtype=np.int64),
-        np.asarray(costs["elem_ops"], dtype=np.int64))
-    op_costs = {key_: costs[key_][row] for key_ in ("out_bytes", "unit", "precision_code", "tiles")}
-    op_costs.update(macs=macs, elem_ops=elem_ops, dram_bytes=dram, reuse_saved_bytes=saved, busy_s=busy)
-    op_costs["precision_names"] = costs["precision_names"]
-    op_costs["precision"] = costs["precision_names"][op_costs["precision_code"]]
-    op_costs["distinct_keys"] = costs["distinct_keys"]
-    unit = op_costs["unit"]
+    small = plan.n < 2**31
+    key = plan.piece_key if plan.piece_key is not None else np.arange(plan.n, dtype=np.int32 if small else np.int64)
+    p0 = built.op_piece0 if built.op_piece0 is not None else np.arange(n + 1, dtype=np.int32 if small else np.int64)
+    oc = op_codes(workload)
+    op_class, first = op_classes(workload)
     key_unit = (np.asarray(plan.unit) % UNITS_PER_CORE).astype(np.int8)
-    pieces = PieceRun(piece_op=plan.piece_op, start_s=played.start_s, end_s=played.end_s, blocker=played.blocker,
-                      core=np.asarray(built.core)[key], unit=key_unit[key], dram_bytes=piece_dram)
+    start_s, end_s = np.empty(n), np.empty(n)
+    op_blocker = np.empty(n, dtype=np.int32 if small else np.int64)
+
+    dram_k = np.asarray(plan.dram_bytes, dtype=np.float64)
+    # DRAM bytes as multiples of 1/8 (and MACs as ints) with sums below EXACT_LIMIT: summed exactly, any order
+    exact = (eighths_only(dram_k)
+             and float(dram_k.max(initial=0.0)) * plan.n * 8.0 < EXACT_LIMIT
+             and float(np.asarray(costs["macs"]).max(initial=0)) * plan.n < EXACT_LIMIT)
+
+    def run(cls: np.ndarray, cls_first: np.ndarray, room: int):
+        while True:  # (a loop, not a recursive closure: a closure cycle would keep the plan alive until a GC)
+            x = (np.empty(room, dtype=op_blocker.dtype), np.empty(room), np.empty(room), np.empty(room),
+                 np.empty(room, dtype=np.bool_))
+            got = run_of_pieces(
+                p0, nl, key, plan.piece_op, played.hit, played.start_s, played.end_s, played.blocker,
+                np.asarray(plan.busy_s, dtype=np.float64), np.asarray(plan.hit_busy_s, dtype=np.float64),
+                dram_k, key_unit, np.asarray(built.resident, dtype=np.bool_),
+                np.asarray(costs["macs"], dtype=np.int64), np.asarray(costs["elem_ops"], dtype=np.int64),
+                costs["precision_code"], len(costs["precision_names"]), cls, cls_first, built.op_core,
+                oc.phase.codes, len(oc.phase.names), oc.kind.codes, len(oc.kind.names), costs["unit"], len(UNITS),
+                start_s, end_s, op_blocker, *x, exact)
+            n_x = got[9]
+            if n_x <= room:
+                break
+            room = n_x  # more ops than room differ from their class: again, with room for all
+        for a in x:
+            a.resize(n_x, refcheck=False)  # in place (no copy)
+        return got[:9] + x + got[10:]
+
+    got = run(op_class, first, n // 4 + 16)
+    if not got[0]:  # an op differs from its class (not expected: a plan costs each class once): per op instead
+        op_class = first = np.arange(n, dtype=np.int64)
+        got = run(op_class, first, 16)
+    del run
+    ops = OpRun(op_class, first, *got[1:14])
+    totals = RunTotals(*got[14:])
+    row_costs = {k: costs[k] for k in ("out_bytes", "unit", "precision_code", "tiles", "precision_names",
+                                       "distinct_keys")}
     wbytes = weight_bytes_of(arch, workload)
     residency = Residency(built.pinned_per_core, wbytes, {w: int(cs[0]) for w, cs in mapping.pinned.items()},
                           tuple(float(b) for b in built.pinned_bytes))
@@ -104,7 +134,7 @@ def to_result(arch: ArchSpec, workload: Workload, mapping: Mapping, built: Built
     # non-finite times (e.g. a near-zero bandwidth) are refused at the result boundary, which names the
     # inputs and overrides (accelsim.validation.check_summary, called by run / compare / sweep)
     return RunResult(
-        arch=arch, workload=workload, start_s=start_s, end_s=end_s, blocker=op_blocker, core=built.op_core,
-        unit=unit, costs=op_costs, resident=resident, placement=placement, residency=residency,
-        record_timeline=record_timeline, pieces=pieces if (plan.n != n or nl) else None, mapping=mapping,
+        arch=arch, workload=workload, start_s=start_s, end_s=end_s, op_blocker=op_blocker, ops=ops,
+        row_costs=row_costs, totals=totals, placement=placement, residency=residency,
+        record_timeline=record_timeline, mapping=mapping,
     )
