@@ -171,6 +171,48 @@ def test_engines_agree_on_random_plans(plan):
         assert not waiting[:k].any(), (k, np.flatnonzero(waiting[:k]))
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(plan=plans())
+def test_engines_agree_when_the_fast_engine_starts_with_the_least_room(plan):
+    """The fast engine's event heap and ready list start small and grow where its loop stops to ask (it
+    resumes where it stopped): with the least room to start with they grow often, and nothing changes."""
+    from accelsim.sim import fast
+
+    before = fast.MIN_BUFFER
+    fast.MIN_BUFFER = 1
+    try:
+        assert_identical(play(plan, "fast"), play(plan, "reference"))
+    finally:
+        fast.MIN_BUFFER = before
+
+
+def test_the_event_heap_grows_past_its_first_room():
+    """A chain of 20 pieces on one unit, each with a child on another core 100 s away: 20 arrivals pending at
+    once, past the room the heap starts with (what one event can schedule, 7 here, plus the one piece ready
+    at 0)."""
+    from accelsim.sim import fast
+
+    n = 40
+    z = np.zeros(n)
+    unit = np.array([0] * 20 + [UNITS_PER_CORE] * 20, np.int64)
+    lk = Links(child_lo=np.arange(20, 40, dtype=np.int32), child_cnt=np.ones(20, np.int16),
+               parent_lo=np.arange(20, dtype=np.int32), parent_cnt=np.ones(20, np.int16), diagonal=np.zeros(20, bool),
+               out_cycles=z, link_cycles=np.array([[0.0, 100.0], [100.0, 0.0]]), clock_hz=1.0)
+    plan = Plan(piece_op=np.arange(n), unit=unit, busy_s=np.ones(n), lead_s=z, compute_s=z, dram_bytes=z,
+                tiles=np.ones(n), weight_id=np.full(n, -1), hit_busy_s=z,
+                dep_ptr=np.array([0, *range(20), *[19] * 20], np.int64), dep_src=np.arange(19, dtype=np.int64),
+                dep_delay_s=np.zeros(19), unit_capacity=np.ones(6, np.int64),
+                weight_bytes=np.zeros(0), cache_bytes=np.zeros(2), bandwidth_Bps=1.0, links=lk)
+    before = fast.MIN_BUFFER
+    fast.MIN_BUFFER = 1
+    try:
+        got = play(plan, "fast")
+    finally:
+        fast.MIN_BUFFER = before
+    assert_identical(got, play(plan, "reference"))
+    assert list(got.start_s[20:]) == [101.0 + k for k in range(20)] and list(got.blocker[20:]) == list(range(20))
+
+
 def test_random_plans_reach_the_corners():
     """The strategy above does produce contended DRAM, cache hits, multi-slot DMA units and utterance gating."""
     seen = {"hit": 0, "overlap": 0, "dma_multi": 0, "gated": 0, "gather": 0, "diagonal": 0, "cross_core": 0}

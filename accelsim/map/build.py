@@ -28,7 +28,7 @@ from accelsim.errors import SpecError
 from accelsim.map.edges import expand_pieces, piece_links
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, no_explicit_edges
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
@@ -374,9 +374,13 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     ic = arch.interconnect
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
+    n_pieces = nl + n_op_pieces
+    idt = np.int32 if n_pieces < 2**31 - 2**20 else np.int64  # piece ids (loads included)
+    # a link's counts are pieces of one op (or 1)
+    cdt = np.int16 if int(npieces.max(initial=1)) < 2**15 else np.int32
     child_lo, child_cnt, parent_lo, parent_cnt, diagonal = piece_links(
         nl, p0, op_class, in_cnt, out_off, out_cnt, ns_c, g_eff, sc, is_mm, dep_ptr, dep_src, has_reduce, after_op,
-        overlap == "none", load_of_key, k0, first_utt)
+        overlap == "none", load_of_key, k0, first_utt, idt, cdt)
     after_op = first_utt = None  # noqa: F841
     # a result crosses cores in sync + hops x hop + ceil(bytes / link width) cycles
     links = Links(child_lo=child_lo, child_cnt=child_cnt, parent_lo=parent_lo, parent_cnt=parent_cnt,
@@ -386,8 +390,6 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                   clock_hz=float(arch.clock))
 
     # per piece: its op, cost key and utterance rank
-    n_pieces = nl + n_op_pieces
-    idt = np.int32 if n_pieces < 2**31 - 2**20 else np.int64  # piece ids (loads included)
     kdt = np.int32 if nl + total < 2**31 else np.int64
     sequential = arch.scheduler.utterances == "sequential"
     piece_op = np.empty(n_pieces, dtype=idt)
@@ -430,7 +432,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         tiles=head(costs["tiles"], 1.0, np.float64),
         weight_id=head(weight_id, -1, np.int64),
         hit_busy_s=head(on_chip_busy, 0.0),
-        dep_ptr=np.zeros(n_pieces + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
+        dep_ptr=no_explicit_edges(n_pieces), dep_src=np.zeros(0, dtype=idt),
         dep_delay_s=np.zeros(0), links=links,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,

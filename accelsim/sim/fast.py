@@ -23,14 +23,16 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, Played, _link_arrays
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, Played
 
 _READY = 0  # event kinds (payload = piece * 2 + kind)
 _DONE = 1
-# slots of the integer state array
-_HSIZE, _EID, _DRAM_ARMED, _NACTIVE, _COMPLETED, _DRAM_BEST = range(6)
+# slots of the integer state array (the loop's scalars where it stops to let the caller grow a buffer)
+_HSIZE, _EID, _DRAM_ARMED, _NACTIVE, _COMPLETED, _DRAM_BEST, _NREADY, _NENDED, _RESUME, _FIRST = range(10)
+_IST_SLOTS = 10
 # slots of the float state array
-_DRAM_T, _DRAM_LAST = range(2)
+_DRAM_T, _DRAM_LAST, _NOW = range(3)
+_FST_SLOTS = 3
 _DRAM_DONE_BYTES = 1e-3  # transfers within this many bytes of done finish together (as in the reference)
 
 
@@ -251,59 +253,90 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 
 
 @njit(cache=True, _nrt=False)
-def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
           cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
           kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
-          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated):  # pragma: no cover - compiled
+          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, heap_reserve, ready_reserve):
+    # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
     allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
-    piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts."""
-    n_ended = 0
-    now = 0.0
+    piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts.
+
+    Returns 0 when the run is over; else it stopped at a point where it can resume (its scalars saved in
+    ``ist``/``fst``) because the event heap (bit 1) or ``ready_buf`` (bit 2) may not hold what comes next: the
+    caller grows them and calls again. Before an issue step the heap must hold one more event per piece it
+    starts; before each event, ``heap_reserve`` more events (what one piece ending or one DRAM completion can
+    schedule) and ``ready_buf`` ``ready_reserve`` more pieces (what one piece ending can make ready)."""
+    hcap = len(ht)
+    rcap = len(ready_buf)
+    n_ready = ist[_NREADY]
+    n_ended = ist[_NENDED]
+    inside = ist[_RESUME] == 1  # resume inside an instant (else at its issue step)
+    first = ist[_FIRST] != 0
+    now = fst[_NOW]
     while True:
-        # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order; then
-        # each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
-        if n_ready > 0:
-            if n_ready > 1:
-                _sort_ids(ready_buf, n_ready)
-            for k in range(n_ready):
-                c = ready_buf[k]
-                kc = key[c]
-                u = unit[kc]
-                if free[u] > 0:
-                    free[u] -= 1
-                    _start(c, kc, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
-                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
-                           fst, ist, ht, he, hp, bw)
-                else:
-                    _wpush(wheap, woff, wsize, u, c)
-            n_ready = 0
-        if n_ended > 0:
-            if n_ended > 1:
-                _sort_ids(ended_buf, n_ended)
-            for k in range(n_ended):
-                i = ended_buf[k]
-                u = unit[key[i]]
-                if wsize[u] > 0:
-                    j = _wpop(wheap, woff, wsize, u)
-                    if start[j] < now:
-                        blocker[j] = i  # held up by this piece occupying the unit
-                    _start(j, key[j], now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap, cache_used,
-                           c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left, act_tfirst,
-                           fst, ist, ht, he, hp, bw)
-                else:
-                    free[u] += 1
-            n_ended = 0
-        # -- the next instant: everything that happens then (in any order: the outcome does not depend on it)
-        armed = ist[_DRAM_ARMED]
-        if ist[_HSIZE] == 0 and armed == 0:
-            break
-        take_dram = armed != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
-        now = fst[_DRAM_T] if take_dram else ht[0]
-        first = True  # the first event is taken even if its time is not finite (the run then ends in finite steps)
+        if not inside:
+            if ist[_HSIZE] + n_ready + n_ended > hcap:
+                ist[_NREADY] = n_ready
+                ist[_NENDED] = n_ended
+                ist[_RESUME] = 0
+                fst[_NOW] = now
+                return 1
+            # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order;
+            # then each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
+            if n_ready > 0:
+                if n_ready > 1:
+                    _sort_ids(ready_buf, n_ready)
+                for k in range(n_ready):
+                    c = ready_buf[k]
+                    kc = key[c]
+                    u = unit[kc]
+                    if free[u] > 0:
+                        free[u] -= 1
+                        _start(c, kc, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap,
+                               cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left,
+                               act_tfirst, fst, ist, ht, he, hp, bw)
+                    else:
+                        _wpush(wheap, woff, wsize, u, c)
+                n_ready = 0
+            if n_ended > 0:
+                if n_ended > 1:
+                    _sort_ids(ended_buf, n_ended)
+                for k in range(n_ended):
+                    i = ended_buf[k]
+                    u = unit[key[i]]
+                    if wsize[u] > 0:
+                        j = _wpop(wheap, woff, wsize, u)
+                        if start[j] < now:
+                            blocker[j] = i  # held up by this piece occupying the unit
+                        _start(j, key[j], now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cache_cap,
+                               cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, hit, act_key, act_left,
+                               act_tfirst, fst, ist, ht, he, hp, bw)
+                    else:
+                        free[u] += 1
+                n_ended = 0
+            # -- the next instant: everything that happens then (in any order: the outcome does not depend on it)
+            if ist[_HSIZE] == 0 and ist[_DRAM_ARMED] == 0:
+                return 0
+            if ist[_DRAM_ARMED] != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0]):
+                now = fst[_DRAM_T]
+            else:
+                now = ht[0]
+            first = True  # the first event is taken even if its time is not finite (the run then ends in finite
+            # steps)
+        inside = False
         while True:
-            if not first:
+            if ist[_HSIZE] + heap_reserve > hcap or n_ready + ready_reserve > rcap:
+                ist[_NREADY] = n_ready
+                ist[_NENDED] = n_ended
+                ist[_RESUME] = 1
+                ist[_FIRST] = 1 if first else 0
+                fst[_NOW] = now
+                return (1 if ist[_HSIZE] + heap_reserve > hcap else 0) + (2 if n_ready + ready_reserve > rcap else 0)
+            if first:
+                take_dram = ist[_DRAM_ARMED] != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
+            else:
                 take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
             if take_dram:
                 first = False
@@ -388,39 +421,53 @@ def _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, d
 
 
 @njit(cache=True)
+def _grown(a, size, cap):
+    """A copy of ``a[:size]`` with room for ``cap`` entries."""
+    out = np.empty(cap, a.dtype)
+    out[:size] = a[:size]
+    return out
+
+
+@njit(cache=True)
 def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
-          cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz):
+          cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz,
+          min_buffer):  # pragma: no cover - compiled
+    """Play a plan (arrays as :func:`play_fast` hands them); returns start, end, blocker, hit and the count of
+    pieces that ended. Piece ids are int32 (``play_fast`` refuses larger plans)."""
     n = len(key)
     n_units = len(capacity)
     n_edges = len(dep_src)
     start = np.zeros(n, np.float64)
     end = np.zeros(n, np.float64)
-    blocker = np.full(n, -1, np.int64)
+    blocker = np.full(n, -1, np.int32)
     hit = np.zeros(n, np.bool_)
+    ndeps = np.zeros(n, np.int32)
+    fanout = 0  # the most children one piece has (explicit edges and links): what its end can schedule
     # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
     # order (not allocated when the plan has none: its dependencies are links)
-    n_kp = n + 1 if n_edges > 0 else 1
-    kid_ptr = np.zeros(n_kp, np.int64)
-    kids = np.empty(n_edges, np.int64)
+    kid_ptr = np.zeros(n + 1 if n_edges > 0 else 1, np.int64)
+    kids = np.empty(n_edges, np.int32)
     kid_delay = np.empty(n_edges, np.float64)
-    ndeps = np.zeros(n, np.int32)
     if n_edges > 0:
         for e in range(n_edges):
             kid_ptr[dep_src[e] + 1] += 1
         for i in range(n):
+            if kid_ptr[i + 1] > fanout:
+                fanout = kid_ptr[i + 1]
             kid_ptr[i + 1] += kid_ptr[i]
-        fill = kid_ptr[:n].copy()
-        for c in range(n):
+        for c in range(n):  # kid_ptr[p] runs from p's first edge to its end (= the next one's first) ...
             ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
             for e in range(dep_ptr[c], dep_ptr[c + 1]):
                 p = dep_src[e]
-                kids[fill[p]] = c
-                kid_delay[fill[p]] = dep_delay[e]
-                fill[p] += 1
-        fill = fill[:0]
+                kids[kid_ptr[p]] = c
+                kid_delay[kid_ptr[p]] = dep_delay[e]
+                kid_ptr[p] += 1
+        for i in range(n, 0, -1):  # ... and back
+            kid_ptr[i] = kid_ptr[i - 1]
+        kid_ptr[0] = 0
     # links: for each parent piece, the links it is a parent of (in link order); children count their parents
     n_links = len(l_child)
-    plink_ptr = np.zeros(n + 1, np.int64)
+    plink_ptr = np.zeros(n + 1, np.int32)  # (play_fast: fewer than 2**31 parent-link pairs)
     for k in range(n_links):
         per = 1 if l_diag[k] else l_pcnt[k]
         for c in range(l_child[k], l_child[k] + l_ccnt[k]):
@@ -430,12 +477,20 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
     for i in range(n):
         plink_ptr[i + 1] += plink_ptr[i]
     plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
-    pfill = plink_ptr[:n].copy()
-    for k in range(n_links):
+    for k in range(n_links):  # plink_ptr[p] runs from p's first link to its end ...
         for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-            plinks[pfill[p]] = k
-            pfill[p] += 1
-    pfill = pfill[:0]
+            plinks[plink_ptr[p]] = k
+            plink_ptr[p] += 1
+    for i in range(n, 0, -1):  # ... and back
+        plink_ptr[i] = plink_ptr[i - 1]
+    plink_ptr[0] = 0
+    for i in range(n):
+        f = kid_ptr[i + 1] - kid_ptr[i] if n_edges > 0 else 0
+        for e in range(plink_ptr[i], plink_ptr[i + 1]):
+            k = plinks[e]
+            f += 1 if l_diag[k] else l_ccnt[k]
+        if f > fanout:
+            fanout = f
     # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
     n_utt = 0
     if gate:
@@ -451,14 +506,20 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
                 gated_ptr[utt[i] + 1] += 1
         for r in range(n_utt):
             gated_ptr[r + 1] += gated_ptr[r]
-    gated = np.empty(gated_ptr[n_utt], np.int64)
+    gated = np.empty(gated_ptr[n_utt], np.int32)
+    most_gated = 0  # the most pieces one utterance's end releases
     if gate:
-        gfill = gated_ptr[:n_utt].copy()
-        for i in range(n):
+        for r in range(n_utt):
+            if gated_ptr[r + 1] - gated_ptr[r] > most_gated:
+                most_gated = gated_ptr[r + 1] - gated_ptr[r]
+        for i in range(n):  # gated_ptr[r] runs over rank r's gated pieces ...
             if ndeps[i] == 0 and utt[i] > 0:
-                gated[gfill[utt[i]]] = i
-                gfill[utt[i]] += 1
+                gated[gated_ptr[utt[i]]] = i
+                gated_ptr[utt[i]] += 1
                 ndeps[i] = 1
+        for r in range(n_utt, 0, -1):  # ... and back
+            gated_ptr[r] = gated_ptr[r - 1]
+        gated_ptr[0] = 0
     # units: free slots and waiting min-heaps (segment of wheap per unit)
     free = capacity.copy()
     woff = np.zeros(n_units + 1, np.int64)
@@ -466,7 +527,7 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         woff[unit[key[i]] + 1] += 1
     for u in range(n_units):
         woff[u + 1] += woff[u]
-    wheap = np.empty(n, np.int64)
+    wheap = np.empty(n, np.int32)
     wsize = np.zeros(n_units, np.int64)
     # reuse caches: per core an LRU list over weight ids
     cores = len(cache_cap)
@@ -486,41 +547,73 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
     act_tfirst = np.empty(slots, np.float64)
     done_key = np.empty(slots, np.int64)
     done_tf = np.empty(slots, np.float64)
-    # event heap (pages are touched only as it grows) and scalar state
-    ht = np.empty(n + 1, np.float64)
-    he = np.empty(n + 1, np.int64)
-    hp = np.empty(n + 1, np.int64)
-    ist = np.zeros(6, np.int64)
-    fst = np.zeros(2, np.float64)
-
-    # per instant: the pieces that became ready and those that ended (settled by the issue step, in id order)
-    ready_buf = np.empty(n, np.int64)
-    ended_buf = np.empty(n, np.int64)
-    utt_last = np.full(n_utt, -1, np.int64)  # per rank, the piece that ended last (ties: highest id)
+    # per instant: the pieces that became ready and those that ended (settled by the issue step, in id order);
+    # the pieces that end in one instant each hold a unit slot until its issue step
+    ended_buf = np.empty(slots + 1, np.int32)
+    n_ready = 0
+    for i in range(n):
+        if ndeps[i] == 0:
+            n_ready += 1
+    ready_reserve = fanout + most_gated + 1
+    ready_buf = np.empty(max(min_buffer, n_ready + ready_reserve), np.int32)
     n_ready = 0
     for i in range(n):
         if ndeps[i] == 0:
             ready_buf[n_ready] = i
             n_ready += 1
-    _loop(n_ready, ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
-          cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps, act_key,
-          act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr, kids,
-          kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles, clock_hz,
-          gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated)
+    # event heap (a piece has at most one pending event), grown as the loop asks for it; scalar state
+    heap_reserve = max(fanout, slots) + 1
+    cap = max(min_buffer, heap_reserve + n_ready)
+    ht = np.empty(cap, np.float64)
+    he = np.empty(cap, np.int64)
+    hp = np.empty(cap, np.int64)
+    ist = np.zeros(_IST_SLOTS, np.int64)
+    fst = np.zeros(_FST_SLOTS, np.float64)
+    ist[_NREADY] = n_ready
+    utt_last = np.full(n_utt, -1, np.int64)  # per rank, the piece that ended last (ties: highest id)
+    while True:
+        short = _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
+                      cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker,
+                      ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
+                      wsize, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
+                      link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated,
+                      heap_reserve, ready_reserve)
+        if short == 0:
+            break
+        if short & 1:
+            size = ist[_HSIZE]
+            cap = 2 * len(ht)
+            ht = _grown(ht, size, cap)
+            he = _grown(he, size, cap)
+            hp = _grown(hp, size, cap)
+        if short & 2:
+            ready_buf = _grown(ready_buf, ist[_NREADY], 2 * len(ready_buf))
     return start, end, blocker, hit, ist[_COMPLETED]
+
+
+#: the least room the engine's event heap and ready list start with (entries; they grow as needed)
+MIN_BUFFER = 4096
+#: piece ids, pointers and link counts the compiled engine takes (play_fast converts what differs)
+MAX_PIECES = 2**31 - 2
 
 
 def check_playable(plan: Plan) -> None:
     """Raise ValueError unless the compiled loop can index every array of ``plan`` safely."""
     plan.check()
-    if len(plan.dep_ptr) > 1 and (plan.dep_ptr[1:] < plan.dep_ptr[:-1]).any():  # (no int64 diff temporary)
+    if len(plan.dep_src) and (plan.dep_ptr[1:] < plan.dep_ptr[:-1]).any():  # (no int64 diff temporary)
         raise ValueError("plan: dep_ptr must be non-decreasing")
     if len(plan.cache_bytes) != plan.cores:
         raise ValueError(f"plan: cache_bytes has {len(plan.cache_bytes)} entries, expected one per core ({plan.cores})")
     if plan.keys and (plan.weight_id.max() >= len(plan.weight_bytes)):
         raise ValueError("plan: weight_id beyond weight_bytes")
-    if plan.links is not None and plan.links.n >= 2**31:
-        raise ValueError("plan: at most 2**31 - 1 links")
+    if plan.n > MAX_PIECES:
+        raise ValueError(f"plan: {plan.n} pieces; the fast engine plays at most {MAX_PIECES} (int32 piece ids)")
+    if plan.links is not None:
+        lk = plan.links
+        if lk.n >= 2**31:
+            raise ValueError("plan: at most 2**31 - 1 links")
+        if lk.n and int(lk.parent_cnt.sum(dtype=np.int64)) >= 2**31:
+            raise ValueError("plan: the links name at most 2**31 - 1 parents in all (int32 pointers)")
     if plan.utt_rank is not None:
         if len(plan.utt_rank) != plan.n:
             raise ValueError(f"plan: utt_rank has {len(plan.utt_rank)} rows, expected {plan.n}")
@@ -530,29 +623,39 @@ def check_playable(plan: Plan) -> None:
             raise ValueError("plan: utt_rank must be dense (every rank from 0 to the largest holds a piece)")
 
 
+def _as(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` in ``dtype``, contiguous (itself when it already is: a built plan's columns are)."""
+    return np.ascontiguousarray(a, dtype=dtype)
+
+
+def _counts(a: np.ndarray) -> np.ndarray:
+    """Link child/parent counts as int16 when they fit (a built plan's are), else int32."""
+    if a.dtype == np.int16 or not len(a) or int(a.max()) < 2**15:
+        return _as(a, np.int16)
+    return _as(a, np.int32)
+
+
 def play_fast(plan: Plan) -> Played:
-    """Play ``plan`` out in time with the compiled engine; identical to the reference engine, bit for bit."""
+    """Play ``plan`` out in time with the compiled engine; identical to the reference engine, bit for bit.
+    The engine's arrays: piece ids, unit and weight ids int32, times float64 (a plan in other dtypes is
+    converted; one built by :func:`accelsim.map.build.build_plan` already holds these)."""
     check_playable(plan)
-
-    def f64(a):
-        return np.ascontiguousarray(a, dtype=np.float64)
-
-    def i64(a):
-        return np.ascontiguousarray(a, dtype=np.int64)
-
-    def ids(a):  # piece, unit and weight ids as they come (int32 or int64: no copy), else int64
-        a = np.asarray(a)
-        return np.ascontiguousarray(a) if a.dtype in (np.int32, np.int64) else i64(a)
-
+    f64, i32 = np.float64, np.int32
     gate = plan.utt_rank is not None and plan.n > 0
-    utt = ids(plan.utt_rank) if gate else np.zeros(0, np.int64)
-    links = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
-    key = ids(plan.piece_key) if plan.piece_key is not None else np.arange(plan.n, dtype=np.int64)
+    utt = _as(plan.utt_rank, i32) if gate else np.zeros(0, i32)
+    lk = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
+    key = _as(plan.piece_key, i32) if plan.piece_key is not None else np.arange(plan.n, dtype=i32)
+    if len(plan.dep_src):
+        dep = (_as(plan.dep_ptr, np.int64), _as(plan.dep_src, i32), _as(plan.dep_delay_s, f64))
+    else:  # no explicit edges (a built plan's dependencies are links): nothing to convert
+        dep = (np.zeros(1, np.int64), np.zeros(0, i32), np.zeros(0, f64))
     start, end, blocker, hit, completed = _play(
-        key, ids(plan.unit), f64(plan.busy_s), f64(plan.lead_s), f64(plan.compute_s), f64(plan.dram_bytes),
-        f64(plan.tiles), ids(plan.weight_id), f64(plan.hit_busy_s), i64(plan.dep_ptr), i64(plan.dep_src),
-        f64(plan.dep_delay_s), i64(plan.unit_capacity), f64(plan.weight_bytes), f64(plan.cache_bytes),
-        float(plan.bandwidth_Bps), utt, gate, *_link_arrays(links))
+        key, _as(plan.unit, i32), _as(plan.busy_s, f64), _as(plan.lead_s, f64), _as(plan.compute_s, f64),
+        _as(plan.dram_bytes, f64), _as(plan.tiles, f64), _as(plan.weight_id, i32), _as(plan.hit_busy_s, f64), *dep,
+        _as(plan.unit_capacity, np.int64), _as(plan.weight_bytes, f64), _as(plan.cache_bytes, f64),
+        float(plan.bandwidth_Bps), utt, gate, _as(lk.child_lo, i32), _counts(lk.child_cnt), _as(lk.parent_lo, i32),
+        _counts(lk.parent_cnt), _as(lk.diagonal, np.bool_), _as(lk.out_cycles, f64), _as(lk.link_cycles, f64),
+        float(lk.clock_hz), MIN_BUFFER)
     if completed != plan.n:
         raise RuntimeError(f"simulation stalled: {completed} of {plan.n} ops finished (dependency cycle?)")
     return Played(start_s=start, end_s=end, blocker=blocker, hit=hit)
@@ -575,7 +678,9 @@ def _chain(blocker, last):
 
 def blocker_chain(blocker: np.ndarray, last: int) -> np.ndarray:
     """Piece ids ``last, blocker[last], blocker[blocker[last]], ...`` up to the first -1 (compiled walk)."""
-    blocker = np.ascontiguousarray(blocker, dtype=np.int64)
+    blocker = np.ascontiguousarray(blocker)
+    if blocker.dtype not in (np.int32, np.int64):  # (the engines' blockers are int32: no copy)
+        blocker = blocker.astype(np.int64)
     if len(blocker) and (blocker.max() >= len(blocker) or blocker.min() < -1):
         raise ValueError("blocker ids out of range")
     out = _chain(blocker, int(last))
