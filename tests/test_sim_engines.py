@@ -355,3 +355,19 @@ def test_same_time_ties_follow_the_documented_rules(engine):
     got = play(_plan([0, 1, 2], [0, 0, 1], [[], [2], []], dram=[1, 2, 0], tiles=[1, 2, 1], compute=[0, 1, 0]),
                engine)
     assert list(got.end_s) == [1.0, 3.5, 1.0]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_plan_without_its_dependencies_is_not_played(engine):
+    """What the result keeps of a played plan (Built.without_dependencies) has no links or ranks left: an
+    engine refuses it instead of playing a plan without dependencies."""
+    wl = first_utterances(load_workload(REPO / "workloads" / "small_beam1"), 2)
+    a = arch("int4", **{"scheduler.mapping": "naive"})
+    from accelsim.map.naive import naive_mapping
+
+    built = build_plan(a, wl, naive_mapping(a, wl)[0])
+    kept = built.without_dependencies()
+    assert built.plan.links.n > 0 and built.plan.utt_rank is not None
+    assert kept.plan.links is None and kept.plan.utt_rank is None and kept.plan.piece_key is built.plan.piece_key
+    with pytest.raises(ValueError, match="dropped"):
+        play(kept.plan, engine)

@@ -68,6 +68,15 @@ class Built:
     loads: int  # number of load pieces (at the head)
     op_piece0: np.ndarray | None = None  # per op (n + 1): its first piece after the loads (None: piece = op)
 
+    def without_dependencies(self) -> Built:
+        """The same with the plan's dependency arrays dropped (links, explicit edges, utterance ranks): what the
+        result reads of a plan once it has been played (:func:`accelsim.sim.simulate.to_result`), without the
+        memory only an engine needs. Its plan's ``notes["dependencies"]`` is ``"dropped"``; engines refuse it."""
+        p = self.plan
+        plan = replace(p, dep_ptr=no_explicit_edges(p.n), dep_src=np.zeros(0, dtype=p.dep_src.dtype),
+                       dep_delay_s=np.zeros(0), links=None, utt_rank=None, notes={**p.notes, "dependencies": "dropped"})
+        return replace(self, plan=plan)
+
     def per_piece(self) -> Built:
         """The same with the plan expanded (:meth:`~accelsim.map.plan.Plan.expanded`) and every per-key array
         per piece (for inspection and tests)."""
@@ -81,6 +90,12 @@ class Built:
                  for c, v in self.costs.items()}
         return replace(self, plan=self.plan.expanded(), role=self.role[key], core=self.core[key], costs=costs,
                        on_chip_busy_s=self.on_chip_busy_s[rows], resident=self.resident[rows])
+
+
+def small_ids(count: int) -> type:
+    """The narrowest of int16, int32 and int64 that holds ids ``0 .. count - 1`` (and -1): the dtype of a
+    per-piece column of few distinct values (cost keys, utterance ranks)."""
+    return np.int16 if count < 2**15 else np.int32 if count < 2**31 else np.int64
 
 
 def slice_length(d, g, j):
@@ -390,11 +405,10 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                   clock_hz=float(arch.clock))
 
     # per piece: its op, cost key and utterance rank
-    kdt = np.int32 if nl + total < 2**31 else np.int64
     sequential = arch.scheduler.utterances == "sequential"
     piece_op = np.empty(n_pieces, dtype=idt)
-    piece_key = np.empty(n_pieces, dtype=kdt)
-    piece_rank = np.empty(n_pieces if sequential else 0, dtype=idt)
+    piece_key = np.empty(n_pieces, dtype=small_ids(nl + total))
+    piece_rank = np.empty(n_pieces if sequential else 0, dtype=small_ids(int(utt_rank_op.max(initial=0)) + 1))
     expand_pieces(piece_op, piece_key, piece_rank, nl, p0, op_class, k0, utt_rank_op)
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)

@@ -132,10 +132,12 @@ class Plan:
     weight_bytes: np.ndarray  # float64, per weight id
     cache_bytes: np.ndarray  # float64, per core
     bandwidth_Bps: float
-    utt_rank: np.ndarray | None = None  # int32 or int64 per piece, or None (no utterance gating)
+    utt_rank: np.ndarray | None = None  # any integer dtype (built: int16 below 2**15 ranks) per piece, or None
+    # (no utterance gating)
     notes: dict = field(default_factory=dict)  # what the mapping stage wants to report (not played)
     links: Links | None = None  # compact edges besides the explicit ones (module docstring)
-    piece_key: np.ndarray | None = None  # int32 or int64 per piece: row of the cost columns (None: piece id)
+    piece_key: np.ndarray | None = None  # any integer dtype (built: int16 below 2**15 keys) per piece: row of the
+    # cost columns (None: piece id)
 
     @property
     def keys(self) -> int:

@@ -104,6 +104,21 @@ def _wpush(wheap, off, wsize, u, i):
 
 
 @njit(cache=True, inline="always")
+def _wroom(ready_buf, n_ready, key, unit, woff, wsize, wdemand):
+    """Whether every unit's waiting heap has room for all of ``ready_buf[:n_ready]`` of that unit."""
+    for k in range(n_ready):
+        wdemand[unit[key[ready_buf[k]]]] += 1
+    ok = True
+    for k in range(n_ready):
+        u = unit[key[ready_buf[k]]]
+        if wdemand[u] > 0:
+            if wsize[u] + wdemand[u] > woff[u + 1] - woff[u]:
+                ok = False
+            wdemand[u] = 0
+    return ok
+
+
+@njit(cache=True, inline="always")
 def _wpop(wheap, off, wsize, u):
     """Remove and return the smallest waiting piece id of unit ``u``."""
     base = off[u]
@@ -255,8 +270,8 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 @njit(cache=True, _nrt=False)
 def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
           cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
-          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, kid_ptr,
-          kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, wdemand,
+          kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
           clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, heap_reserve, ready_reserve):
     # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
@@ -264,10 +279,11 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
     piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts.
 
     Returns 0 when the run is over; else it stopped at a point where it can resume (its scalars saved in
-    ``ist``/``fst``) because the event heap (bit 1) or ``ready_buf`` (bit 2) may not hold what comes next: the
-    caller grows them and calls again. Before an issue step the heap must hold one more event per piece it
-    starts; before each event, ``heap_reserve`` more events (what one piece ending or one DRAM completion can
-    schedule) and ``ready_buf`` ``ready_reserve`` more pieces (what one piece ending can make ready)."""
+    ``ist``/``fst``) because the event heap (bit 1), ``ready_buf`` (bit 2) or a unit's waiting heap (bit 4)
+    may not hold what comes next: the caller grows them and calls again. Before an issue step the heap must
+    hold one more event per piece it starts and each unit's waiting heap its ready pieces; before each event,
+    the heap ``heap_reserve`` more events (what one piece ending or one DRAM completion can schedule) and
+    ``ready_buf`` ``ready_reserve`` more pieces (what one piece ending can make ready)."""
     hcap = len(ht)
     rcap = len(ready_buf)
     n_ready = ist[_NREADY]
@@ -277,12 +293,15 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
     now = fst[_NOW]
     while True:
         if not inside:
-            if ist[_HSIZE] + n_ready + n_ended > hcap:
+            short = 1 if ist[_HSIZE] + n_ready + n_ended > hcap else 0
+            if n_ready > 0 and not _wroom(ready_buf, n_ready, key, unit, woff, wsize, wdemand):
+                short += 4
+            if short:
                 ist[_NREADY] = n_ready
                 ist[_NENDED] = n_ended
                 ist[_RESUME] = 0
                 fst[_NOW] = now
-                return 1
+                return short
             # -- the issue step of instant `now`: ready pieces take free slots or queue, in piece-id order;
             # then each piece that ended hands its slot to the lowest-id waiting piece, in piece-id order
             if n_ready > 0:
@@ -429,6 +448,23 @@ def _grown(a, size, cap):
 
 
 @njit(cache=True)
+def _wgrown(wheap, woff, wsize, unit_pieces, n_ready):
+    """The units' waiting heaps laid out anew, each with room for ``n_ready`` more pieces (doubling at least,
+    at most the unit's piece count); returns (wheap, woff)."""
+    n_units = len(wsize)
+    off = np.zeros(n_units + 1, np.int64)
+    for u in range(n_units):
+        cap = woff[u + 1] - woff[u]
+        if wsize[u] + n_ready > cap:
+            cap = min(unit_pieces[u], max(2 * cap, wsize[u] + n_ready))
+        off[u + 1] = off[u] + cap
+    out = np.empty(off[n_units], wheap.dtype)
+    for u in range(n_units):
+        out[off[u]:off[u] + wsize[u]] = wheap[woff[u]:woff[u] + wsize[u]]
+    return out, off
+
+
+@njit(cache=True)
 def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
           cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz,
           min_buffer):  # pragma: no cover - compiled
@@ -520,15 +556,18 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         for r in range(n_utt, 0, -1):  # ... and back
             gated_ptr[r] = gated_ptr[r - 1]
         gated_ptr[0] = 0
-    # units: free slots and waiting min-heaps (segment of wheap per unit)
+    # units: free slots and waiting min-heaps (segment woff[u]:woff[u + 1] of wheap per unit, grown as the
+    # loop asks for it up to the unit's piece count)
     free = capacity.copy()
-    woff = np.zeros(n_units + 1, np.int64)
+    unit_pieces = np.zeros(n_units, np.int64)
     for i in range(n):
-        woff[unit[key[i]] + 1] += 1
+        unit_pieces[unit[key[i]]] += 1
+    woff = np.zeros(n_units + 1, np.int64)
     for u in range(n_units):
-        woff[u + 1] += woff[u]
-    wheap = np.empty(n, np.int32)
+        woff[u + 1] = woff[u] + min(unit_pieces[u], min_buffer)
+    wheap = np.empty(woff[n_units], np.int32)
     wsize = np.zeros(n_units, np.int64)
+    wdemand = np.zeros(n_units, np.int64)
     # reuse caches: per core an LRU list over weight ids
     cores = len(cache_cap)
     nw = len(wbytes)
@@ -575,7 +614,7 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         short = _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
                       cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker,
                       ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
-                      wsize, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
+                      wsize, wdemand, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
                       link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated,
                       heap_reserve, ready_reserve)
         if short == 0:
@@ -588,6 +627,8 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
             hp = _grown(hp, size, cap)
         if short & 2:
             ready_buf = _grown(ready_buf, ist[_NREADY], 2 * len(ready_buf))
+        if short & 4:
+            wheap, woff = _wgrown(wheap, woff, wsize, unit_pieces, ist[_NREADY])
     return start, end, blocker, hit, ist[_COMPLETED]
 
 
@@ -599,6 +640,8 @@ MAX_PIECES = 2**31 - 2
 
 def check_playable(plan: Plan) -> None:
     """Raise ValueError unless the compiled loop can index every array of ``plan`` safely."""
+    if plan.notes.get("dependencies") == "dropped":
+        raise ValueError("plan: its dependencies were dropped after it was played (Built.without_dependencies)")
     plan.check()
     if len(plan.dep_src) and (plan.dep_ptr[1:] < plan.dep_ptr[:-1]).any():  # (no int64 diff temporary)
         raise ValueError("plan: dep_ptr must be non-decreasing")
@@ -628,6 +671,11 @@ def _as(a: np.ndarray, dtype) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype)
 
 
+def _small(count: int) -> type:
+    """int16 for ids ``0 .. count - 1`` when they fit (cost keys and utterance ranks mostly do), else int32."""
+    return np.int16 if count < 2**15 else np.int32
+
+
 def _counts(a: np.ndarray) -> np.ndarray:
     """Link child/parent counts as int16 when they fit (a built plan's are), else int32."""
     if a.dtype == np.int16 or not len(a) or int(a.max()) < 2**15:
@@ -637,14 +685,16 @@ def _counts(a: np.ndarray) -> np.ndarray:
 
 def play_fast(plan: Plan) -> Played:
     """Play ``plan`` out in time with the compiled engine; identical to the reference engine, bit for bit.
-    The engine's arrays: piece ids, unit and weight ids int32, times float64 (a plan in other dtypes is
-    converted; one built by :func:`accelsim.map.build.build_plan` already holds these)."""
+    The engine's arrays: piece, unit and weight ids int32, cost keys, utterance ranks and link counts int16
+    where they fit (else int32), times float64; a plan in other dtypes is converted (one built by
+    :func:`accelsim.map.build.build_plan` already holds these, bar its few per-key rows)."""
     check_playable(plan)
     f64, i32 = np.float64, np.int32
     gate = plan.utt_rank is not None and plan.n > 0
-    utt = _as(plan.utt_rank, i32) if gate else np.zeros(0, i32)
+    utt = _as(plan.utt_rank, _small(int(plan.utt_rank.max()) + 1)) if gate else np.zeros(0, np.int16)
     lk = plan.links if plan.links is not None else Links.empty(plan.n, plan.cores)
-    key = _as(plan.piece_key, i32) if plan.piece_key is not None else np.arange(plan.n, dtype=i32)
+    kdt = _small(plan.keys)
+    key = _as(plan.piece_key, kdt) if plan.piece_key is not None else np.arange(plan.n, dtype=kdt)
     if len(plan.dep_src):
         dep = (_as(plan.dep_ptr, np.int64), _as(plan.dep_src, i32), _as(plan.dep_delay_s, f64))
     else:  # no explicit edges (a built plan's dependencies are links): nothing to convert
