@@ -104,6 +104,14 @@ def _wpush(wheap, off, wsize, u, i):
 
 
 @njit(cache=True, inline="always")
+def _group(i, by_op, n_head, piece_op):
+    """The parent group of piece ``i`` (:func:`_play`): its op's (after the head pieces) or its own."""
+    if by_op and i >= n_head:
+        return n_head + piece_op[i]
+    return i
+
+
+@njit(cache=True, inline="always")
 def _wroom(ready_buf, n_ready, key, unit, woff, wsize, wdemand):
     """Whether every unit's waiting heap has room for all of ``ready_buf[:n_ready]`` of that unit."""
     for k in range(n_ready):
@@ -271,7 +279,8 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
           cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, wdemand,
-          kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          kid_ptr, kids, kid_delay, n_edges, by_op, n_head, piece_op, glink_ptr, glinks, l_child, l_ccnt, l_parent, l_pcnt,
+          l_diag, link_cycles, out_cycles,
           clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, heap_reserve, ready_reserve):
     # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
@@ -410,8 +419,11 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
                                   ready_buf, n_ready)
             ki = key[i]
             ci = unit[ki] // UNITS_PER_CORE
-            for e in range(plink_ptr[i], plink_ptr[i + 1]):
-                k = plinks[e]
+            g = _group(i, by_op, n_head, piece_op)
+            for e in range(glink_ptr[g], glink_ptr[g + 1]):
+                k = glinks[e]
+                if by_op and (i < l_parent[k] or i >= l_parent[k] + l_pcnt[k]):
+                    continue  # a link of another piece of i's op
                 lo = l_child[k]
                 hi = lo + l_ccnt[k]
                 if l_diag[k]:
@@ -465,7 +477,7 @@ def _wgrown(wheap, woff, wsize, unit_pieces, n_ready):
 
 
 @njit(cache=True)
-def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
           cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz,
           min_buffer):  # pragma: no cover - compiled
     """Play a plan (arrays as :func:`play_fast` hands them); returns start, end, blocker, hit and the count of
@@ -501,30 +513,64 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         for i in range(n, 0, -1):  # ... and back
             kid_ptr[i] = kid_ptr[i - 1]
         kid_ptr[0] = 0
-    # links: for each parent piece, the links it is a parent of (in link order); children count their parents
+    # links, listed by parent group (in link order): a group is the pieces of one trace op (each piece before
+    # the first op's its own), so that a link is listed once (a built plan's parents of a link are pieces of
+    # one op); where some link's parents are not, every piece is its own group (a link listed per parent).
+    # Children count their parents.
     n_links = len(l_child)
-    plink_ptr = np.zeros(n + 1, np.int32)  # (play_fast: fewer than 2**31 parent-link pairs)
+    n_head = 0
+    while n_head < n and piece_op[n_head] < 0:
+        n_head += 1
+    by_op = True
+    max_op = -1
+    for i in range(n_head, n):
+        if piece_op[i] < 0 or piece_op[i] >= n:
+            by_op = False
+            break
+        if piece_op[i] > max_op:
+            max_op = piece_op[i]
+    if by_op:
+        for k in range(n_links):
+            p = l_parent[k]
+            g = _group(p, True, n_head, piece_op)
+            for q in range(p + 1, p + l_pcnt[k]):
+                if _group(q, True, n_head, piece_op) != g:
+                    by_op = False
+            if not by_op:
+                break
+    n_groups = n_head + max_op + 1 if by_op else n
+    glink_ptr = np.zeros(n_groups + 1, np.int32)  # (play_fast: fewer than 2**31 parent-link pairs)
     for k in range(n_links):
         per = 1 if l_diag[k] else l_pcnt[k]
         for c in range(l_child[k], l_child[k] + l_ccnt[k]):
             ndeps[c] += per
-        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-            plink_ptr[p + 1] += 1
-    for i in range(n):
-        plink_ptr[i + 1] += plink_ptr[i]
-    plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
-    for k in range(n_links):  # plink_ptr[p] runs from p's first link to its end ...
-        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-            plinks[plink_ptr[p]] = k
-            plink_ptr[p] += 1
-    for i in range(n, 0, -1):  # ... and back
-        plink_ptr[i] = plink_ptr[i - 1]
-    plink_ptr[0] = 0
+        if by_op:
+            glink_ptr[_group(l_parent[k], True, n_head, piece_op) + 1] += 1
+        else:
+            for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+                glink_ptr[p + 1] += 1
+    for g in range(n_groups):
+        glink_ptr[g + 1] += glink_ptr[g]
+    glinks = np.empty(glink_ptr[n_groups], np.int32)  # link ids (check_playable: fewer than 2**31)
+    for k in range(n_links):  # glink_ptr[g] runs from g's first link to its end ...
+        if by_op:
+            g = _group(l_parent[k], True, n_head, piece_op)
+            glinks[glink_ptr[g]] = k
+            glink_ptr[g] += 1
+        else:
+            for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+                glinks[glink_ptr[p]] = k
+                glink_ptr[p] += 1
+    for g in range(n_groups, 0, -1):  # ... and back
+        glink_ptr[g] = glink_ptr[g - 1]
+    glink_ptr[0] = 0
     for i in range(n):
         f = kid_ptr[i + 1] - kid_ptr[i] if n_edges > 0 else 0
-        for e in range(plink_ptr[i], plink_ptr[i + 1]):
-            k = plinks[e]
-            f += 1 if l_diag[k] else l_ccnt[k]
+        g = _group(i, by_op, n_head, piece_op)
+        for e in range(glink_ptr[g], glink_ptr[g + 1]):
+            k = glinks[e]
+            if l_parent[k] <= i < l_parent[k] + l_pcnt[k]:
+                f += 1 if l_diag[k] else l_ccnt[k]
         if f > fanout:
             fanout = f
     # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
@@ -614,7 +660,8 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         short = _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
                       cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker,
                       ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
-                      wsize, wdemand, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
+                      wsize, wdemand, kid_ptr, kids, kid_delay, n_edges, by_op, n_head, piece_op, glink_ptr, glinks,
+                      l_child, l_ccnt, l_parent, l_pcnt, l_diag,
                       link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated,
                       heap_reserve, ready_reserve)
         if short == 0:
@@ -700,7 +747,7 @@ def play_fast(plan: Plan) -> Played:
     else:  # no explicit edges (a built plan's dependencies are links): nothing to convert
         dep = (np.zeros(1, np.int64), np.zeros(0, i32), np.zeros(0, f64))
     start, end, blocker, hit, completed = _play(
-        key, _as(plan.unit, i32), _as(plan.busy_s, f64), _as(plan.lead_s, f64), _as(plan.compute_s, f64),
+        _as(plan.piece_op, i32), key, _as(plan.unit, i32), _as(plan.busy_s, f64), _as(plan.lead_s, f64), _as(plan.compute_s, f64),
         _as(plan.dram_bytes, f64), _as(plan.tiles, f64), _as(plan.weight_id, i32), _as(plan.hit_busy_s, f64), *dep,
         _as(plan.unit_capacity, np.int64), _as(plan.weight_bytes, f64), _as(plan.cache_bytes, f64),
         float(plan.bandwidth_Bps), utt, gate, _as(lk.child_lo, i32), _counts(lk.child_cnt), _as(lk.parent_lo, i32),
