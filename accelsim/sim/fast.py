@@ -28,8 +28,8 @@ from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, Playe
 _READY = 0  # event kinds (payload = piece * 2 + kind)
 _DONE = 1
 # slots of the integer state array (the loop's scalars where it stops to let the caller grow a buffer)
-_HSIZE, _EID, _DRAM_ARMED, _NACTIVE, _COMPLETED, _DRAM_BEST, _NREADY, _NENDED, _RESUME, _FIRST = range(10)
-_IST_SLOTS = 10
+_HSIZE, _EID, _DRAM_ARMED, _NACTIVE, _COMPLETED, _DRAM_BEST, _NREADY, _NENDED, _RESUME, _FIRST, _WMAX = range(11)
+_IST_SLOTS = 11
 # slots of the float state array
 _DRAM_T, _DRAM_LAST, _NOW = range(3)
 _FST_SLOTS = 3
@@ -101,14 +101,6 @@ def _wpush(wheap, off, wsize, u, i):
         wheap[base + k] = p
         k = parent
     wheap[base + k] = i
-
-
-@njit(cache=True, inline="always")
-def _group(i, by_op, n_head, piece_op):
-    """The parent group of piece ``i`` (:func:`_play`): its op's (after the head pieces) or its own."""
-    if by_op and i >= n_head:
-        return n_head + piece_op[i]
-    return i
 
 
 @njit(cache=True, inline="always")
@@ -279,9 +271,8 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
           cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, wdemand,
-          kid_ptr, kids, kid_delay, n_edges, by_op, n_head, piece_op, glink_ptr, glinks, l_child, l_ccnt, l_parent, l_pcnt,
-          l_diag, link_cycles, out_cycles,
-          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, heap_reserve, ready_reserve):
+          wroom_min, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
+          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, slots, most_children, most_gated):
     # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
     allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
@@ -291,8 +282,8 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
     ``ist``/``fst``) because the event heap (bit 1), ``ready_buf`` (bit 2) or a unit's waiting heap (bit 4)
     may not hold what comes next: the caller grows them and calls again. Before an issue step the heap must
     hold one more event per piece it starts and each unit's waiting heap its ready pieces; before each event,
-    the heap ``heap_reserve`` more events (what one piece ending or one DRAM completion can schedule) and
-    ``ready_buf`` ``ready_reserve`` more pieces (what one piece ending can make ready)."""
+    what that event can schedule and make ready (``slots``: unit slots; ``most_children``: the most children of
+    a link; ``most_gated``: the most pieces an utterance's end releases)."""
     hcap = len(ht)
     rcap = len(ready_buf)
     n_ready = ist[_NREADY]
@@ -303,7 +294,8 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
     while True:
         if not inside:
             short = 1 if ist[_HSIZE] + n_ready + n_ended > hcap else 0
-            if n_ready > 0 and not _wroom(ready_buf, n_ready, key, unit, woff, wsize, wdemand):
+            if (n_ready > 0 and ist[_WMAX] + n_ready > wroom_min
+                    and not _wroom(ready_buf, n_ready, key, unit, woff, wsize, wdemand)):
                 short += 4
             if short:
                 ist[_NREADY] = n_ready
@@ -327,6 +319,8 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
                                act_tfirst, fst, ist, ht, he, hp, bw)
                     else:
                         _wpush(wheap, woff, wsize, u, c)
+                        if wsize[u] > ist[_WMAX]:
+                            ist[_WMAX] = wsize[u]  # the longest queue so far
                 n_ready = 0
             if n_ended > 0:
                 if n_ended > 1:
@@ -355,17 +349,35 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
             # steps)
         inside = False
         while True:
-            if ist[_HSIZE] + heap_reserve > hcap or n_ready + ready_reserve > rcap:
+            if first:
+                take_dram = ist[_DRAM_ARMED] != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
+            else:
+                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+            # room for what the next event can schedule (heap) and make ready: a DRAM completion, one event
+            # per finished transfer (one per slot at most); a piece's end, one per child it has (its links'
+            # children at most) and the pieces its utterance's end releases
+            if take_dram:
+                need_heap = slots
+                need_ready = 0
+            else:
+                if ist[_HSIZE] == 0 or (ht[0] != now and not first):
+                    break
+                i = hp[0] >> 1
+                if hp[0] & 1 == _READY:
+                    need_heap = 0
+                    need_ready = 1
+                else:
+                    need_heap = (plink_ptr[i + 1] - plink_ptr[i]) * most_children
+                    if n_edges > 0:
+                        need_heap += kid_ptr[i + 1] - kid_ptr[i]
+                    need_ready = need_heap + most_gated
+            if ist[_HSIZE] + need_heap > hcap or n_ready + need_ready > rcap:
                 ist[_NREADY] = n_ready
                 ist[_NENDED] = n_ended
                 ist[_RESUME] = 1
                 ist[_FIRST] = 1 if first else 0
                 fst[_NOW] = now
-                return (1 if ist[_HSIZE] + heap_reserve > hcap else 0) + (2 if n_ready + ready_reserve > rcap else 0)
-            if first:
-                take_dram = ist[_DRAM_ARMED] != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
-            else:
-                take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+                return (1 if ist[_HSIZE] + need_heap > hcap else 0) + (2 if n_ready + need_ready > rcap else 0)
             if take_dram:
                 first = False
                 # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
@@ -398,8 +410,6 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
                         t_end = b if b > a else a
                         _push(ht, he, hp, ist, now + (t_end - now), i * 2 + _DONE)
                 continue
-            if ist[_HSIZE] == 0 or (ht[0] != now and not first):
-                break
             first = False
             payload = hp[0]
             _pop(ht, he, hp, ist)
@@ -419,11 +429,8 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
                                   ready_buf, n_ready)
             ki = key[i]
             ci = unit[ki] // UNITS_PER_CORE
-            g = _group(i, by_op, n_head, piece_op)
-            for e in range(glink_ptr[g], glink_ptr[g + 1]):
-                k = glinks[e]
-                if by_op and (i < l_parent[k] or i >= l_parent[k] + l_pcnt[k]):
-                    continue  # a link of another piece of i's op
+            for e in range(plink_ptr[i], plink_ptr[i + 1]):
+                k = plinks[e]
                 lo = l_child[k]
                 hi = lo + l_ccnt[k]
                 if l_diag[k]:
@@ -460,6 +467,18 @@ def _grown(a, size, cap):
 
 
 @njit(cache=True)
+def _wroom_min(woff, unit_pieces):
+    """The least room of a unit's waiting heap among units that may still grow (no check needed while the
+    longest queue so far plus the pieces ready at an instant stay below it)."""
+    least = 2**62
+    for u in range(len(unit_pieces)):
+        cap = woff[u + 1] - woff[u]
+        if cap < unit_pieces[u] and cap < least:
+            least = cap
+    return least
+
+
+@njit(cache=True)
 def _wgrown(wheap, woff, wsize, unit_pieces, n_ready):
     """The units' waiting heaps laid out anew, each with room for ``n_ready`` more pieces (doubling at least,
     at most the unit's piece count); returns (wheap, woff)."""
@@ -477,7 +496,7 @@ def _wgrown(wheap, woff, wsize, unit_pieces, n_ready):
 
 
 @njit(cache=True)
-def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
+def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, dep_src, dep_delay, capacity, wbytes,
           cache_cap, bw, utt, gate, l_child, l_ccnt, l_parent, l_pcnt, l_diag, out_cycles, link_cycles, clock_hz,
           min_buffer):  # pragma: no cover - compiled
     """Play a plan (arrays as :func:`play_fast` hands them); returns start, end, blocker, hit and the count of
@@ -490,7 +509,6 @@ def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, 
     blocker = np.full(n, -1, np.int32)
     hit = np.zeros(n, np.bool_)
     ndeps = np.zeros(n, np.int32)
-    fanout = 0  # the most children one piece has (explicit edges and links): what its end can schedule
     # children CSR of the explicit edges: for each parent, its (child, delay) edges in child order then edge
     # order (not allocated when the plan has none: its dependencies are links)
     kid_ptr = np.zeros(n + 1 if n_edges > 0 else 1, np.int64)
@@ -500,8 +518,6 @@ def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, 
         for e in range(n_edges):
             kid_ptr[dep_src[e] + 1] += 1
         for i in range(n):
-            if kid_ptr[i + 1] > fanout:
-                fanout = kid_ptr[i + 1]
             kid_ptr[i + 1] += kid_ptr[i]
         for c in range(n):  # kid_ptr[p] runs from p's first edge to its end (= the next one's first) ...
             ndeps[c] = dep_ptr[c + 1] - dep_ptr[c]
@@ -513,66 +529,29 @@ def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, 
         for i in range(n, 0, -1):  # ... and back
             kid_ptr[i] = kid_ptr[i - 1]
         kid_ptr[0] = 0
-    # links, listed by parent group (in link order): a group is the pieces of one trace op (each piece before
-    # the first op's its own), so that a link is listed once (a built plan's parents of a link are pieces of
-    # one op); where some link's parents are not, every piece is its own group (a link listed per parent).
-    # Children count their parents.
+    # links: for each parent piece, the links it is a parent of (in link order); children count their parents
     n_links = len(l_child)
-    n_head = 0
-    while n_head < n and piece_op[n_head] < 0:
-        n_head += 1
-    by_op = True
-    max_op = -1
-    for i in range(n_head, n):
-        if piece_op[i] < 0 or piece_op[i] >= n:
-            by_op = False
-            break
-        if piece_op[i] > max_op:
-            max_op = piece_op[i]
-    if by_op:
-        for k in range(n_links):
-            p = l_parent[k]
-            g = _group(p, True, n_head, piece_op)
-            for q in range(p + 1, p + l_pcnt[k]):
-                if _group(q, True, n_head, piece_op) != g:
-                    by_op = False
-            if not by_op:
-                break
-    n_groups = n_head + max_op + 1 if by_op else n
-    glink_ptr = np.zeros(n_groups + 1, np.int32)  # (play_fast: fewer than 2**31 parent-link pairs)
+    plink_ptr = np.zeros(n + 1, np.int32)  # (play_fast: fewer than 2**31 parent-link pairs)
     for k in range(n_links):
         per = 1 if l_diag[k] else l_pcnt[k]
         for c in range(l_child[k], l_child[k] + l_ccnt[k]):
             ndeps[c] += per
-        if by_op:
-            glink_ptr[_group(l_parent[k], True, n_head, piece_op) + 1] += 1
-        else:
-            for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-                glink_ptr[p + 1] += 1
-    for g in range(n_groups):
-        glink_ptr[g + 1] += glink_ptr[g]
-    glinks = np.empty(glink_ptr[n_groups], np.int32)  # link ids (check_playable: fewer than 2**31)
-    for k in range(n_links):  # glink_ptr[g] runs from g's first link to its end ...
-        if by_op:
-            g = _group(l_parent[k], True, n_head, piece_op)
-            glinks[glink_ptr[g]] = k
-            glink_ptr[g] += 1
-        else:
-            for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
-                glinks[glink_ptr[p]] = k
-                glink_ptr[p] += 1
-    for g in range(n_groups, 0, -1):  # ... and back
-        glink_ptr[g] = glink_ptr[g - 1]
-    glink_ptr[0] = 0
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plink_ptr[p + 1] += 1
     for i in range(n):
-        f = kid_ptr[i + 1] - kid_ptr[i] if n_edges > 0 else 0
-        g = _group(i, by_op, n_head, piece_op)
-        for e in range(glink_ptr[g], glink_ptr[g + 1]):
-            k = glinks[e]
-            if l_parent[k] <= i < l_parent[k] + l_pcnt[k]:
-                f += 1 if l_diag[k] else l_ccnt[k]
-        if f > fanout:
-            fanout = f
+        plink_ptr[i + 1] += plink_ptr[i]
+    plinks = np.empty(plink_ptr[n], np.int32)  # link ids (check_playable: fewer than 2**31)
+    for k in range(n_links):  # plink_ptr[p] runs from p's first link to its end ...
+        for p in range(l_parent[k], l_parent[k] + l_pcnt[k]):
+            plinks[plink_ptr[p]] = k
+            plink_ptr[p] += 1
+    for i in range(n, 0, -1):  # ... and back
+        plink_ptr[i] = plink_ptr[i - 1]
+    plink_ptr[0] = 0
+    most_children = 1
+    for k in range(n_links):
+        if l_ccnt[k] > most_children:
+            most_children = l_ccnt[k]
     # utterance gating: pieces of rank r + 1 without parents wait for the last piece of rank r
     n_utt = 0
     if gate:
@@ -639,16 +618,14 @@ def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, 
     for i in range(n):
         if ndeps[i] == 0:
             n_ready += 1
-    ready_reserve = fanout + most_gated + 1
-    ready_buf = np.empty(max(min_buffer, n_ready + ready_reserve), np.int32)
+    ready_buf = np.empty(max(min_buffer, n_ready), np.int32)
     n_ready = 0
     for i in range(n):
         if ndeps[i] == 0:
             ready_buf[n_ready] = i
             n_ready += 1
     # event heap (a piece has at most one pending event), grown as the loop asks for it; scalar state
-    heap_reserve = max(fanout, slots) + 1
-    cap = max(min_buffer, heap_reserve + n_ready)
+    cap = max(min_buffer, slots + n_ready)
     ht = np.empty(cap, np.float64)
     he = np.empty(cap, np.int64)
     hp = np.empty(cap, np.int64)
@@ -660,10 +637,10 @@ def _play(piece_op, key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, 
         short = _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
                       cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker,
                       ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
-                      wsize, wdemand, kid_ptr, kids, kid_delay, n_edges, by_op, n_head, piece_op, glink_ptr, glinks,
-                      l_child, l_ccnt, l_parent, l_pcnt, l_diag,
+                      wsize, wdemand, _wroom_min(woff, unit_pieces), kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks,
+                      l_child, l_ccnt, l_parent, l_diag,
                       link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated,
-                      heap_reserve, ready_reserve)
+                      slots, most_children, most_gated)
         if short == 0:
             break
         if short & 1:
@@ -747,7 +724,7 @@ def play_fast(plan: Plan) -> Played:
     else:  # no explicit edges (a built plan's dependencies are links): nothing to convert
         dep = (np.zeros(1, np.int64), np.zeros(0, i32), np.zeros(0, f64))
     start, end, blocker, hit, completed = _play(
-        _as(plan.piece_op, i32), key, _as(plan.unit, i32), _as(plan.busy_s, f64), _as(plan.lead_s, f64), _as(plan.compute_s, f64),
+        key, _as(plan.unit, i32), _as(plan.busy_s, f64), _as(plan.lead_s, f64), _as(plan.compute_s, f64),
         _as(plan.dram_bytes, f64), _as(plan.tiles, f64), _as(plan.weight_id, i32), _as(plan.hit_busy_s, f64), *dep,
         _as(plan.unit_capacity, np.int64), _as(plan.weight_bytes, f64), _as(plan.cache_bytes, f64),
         float(plan.bandwidth_Bps), utt, gate, _as(lk.child_lo, i32), _counts(lk.child_cnt), _as(lk.parent_lo, i32),
