@@ -8,10 +8,15 @@ computed by the same floating-point operations as in the reference. Concretely:
   events of one instant are taken first (in whatever order: by the plan's rule 1 their outcome does not
   depend on it), collecting the pieces that became ready and those that ended; then the issue step sorts
   both lists by piece id and hands out unit slots as the plan's rule 1 says. A piece has at most one
-  pending event at a time, so the heap never holds more than ``n`` entries;
+  pending event at a time. The heap and the list of ready pieces start small and grow when needed: the
+  loop (compiled without reference counting, it cannot allocate) stops where it can resume, before an event
+  or an issue step whose bound on what it schedules exceeds their room, and its caller grows them;
+- per piece only what the run needs: its start/end times, blocker (int32) and hit flag (the result), its
+  count of parents still to arrive (int32) and, per parent piece, the links it feeds (int32 CSR);
 - the processor-sharing DRAM channel keeps its transfers in arrival order and one pending "next
   completion", re-planned on every arrival and completion;
-- per unit, waiting pieces in a binary min-heap of piece ids; per core, an LRU list of weight ids.
+- per unit, waiting pieces in a binary min-heap of piece ids (its room grown like the heap's, up to the
+  unit's piece count); per core, an LRU list of weight ids.
 
 Why numba: the plan is already a set of flat numpy arrays, and the event loop is scalar code over them;
 numba compiles that loop to machine code at first use (cached on disk, ``cache=True``) with no build step
@@ -271,9 +276,9 @@ def _start(i, ki, now, unit, busy, lead, dram, tiles, wid, hit_busy, wbytes, cac
 def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
           cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker, ndeps,
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, wdemand,
-          wroom_min, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles,
-          clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, slots, most_children, most_gated):
-    # pragma: no cover - compiled
+          wroom_min, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
+          link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, slots,
+          most_children, most_gated):  # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
     allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
     piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts.
@@ -637,10 +642,9 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
         short = _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tiles, wid, hit_busy, wbytes,
                       cache_cap, cache_used, c_in, c_prev, c_next, c_head, c_tail, nw, start, end, hit, blocker,
                       ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
-                      wsize, wdemand, _wroom_min(woff, unit_pieces), kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks,
-                      l_child, l_ccnt, l_parent, l_diag,
-                      link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated,
-                      slots, most_children, most_gated)
+                      wsize, wdemand, _wroom_min(woff, unit_pieces), kid_ptr, kids, kid_delay, n_edges, plink_ptr,
+                      plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles, clock_hz, gate, utt,
+                      utt_last, utt_left, n_utt, gated_ptr, gated, slots, most_children, most_gated)
         if short == 0:
             break
         if short & 1:
