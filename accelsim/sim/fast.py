@@ -278,7 +278,7 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
           act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff, wsize, wdemand,
           wroom_min, kid_ptr, kids, kid_delay, n_edges, plink_ptr, plinks, l_child, l_ccnt, l_parent, l_diag,
           link_cycles, out_cycles, clock_hz, gate, utt, utt_last, utt_left, n_utt, gated_ptr, gated, slots,
-          most_children, most_gated):  # pragma: no cover - compiled
+          most_children, most_gated, any_heap, any_ready):  # pragma: no cover - compiled
     """The event loop of :func:`_play` over its state arrays (compiled without reference counting: it
     allocates nothing, and counting every array handed to the inlined helpers cost ~40 % of its time). A
     piece's ready time (its last input's arrival) is kept in its ``start`` slot until it starts.
@@ -288,7 +288,8 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
     may not hold what comes next: the caller grows them and calls again. Before an issue step the heap must
     hold one more event per piece it starts and each unit's waiting heap its ready pieces; before each event,
     what that event can schedule and make ready (``slots``: unit slots; ``most_children``: the most children of
-    a link; ``most_gated``: the most pieces an utterance's end releases)."""
+    a link; ``most_gated``: the most pieces an utterance's end releases; ``any_heap`` and ``any_ready``: the
+    most any event can)."""
     hcap = len(ht)
     rcap = len(ready_buf)
     n_ready = ist[_NREADY]
@@ -358,31 +359,33 @@ def _loop(ready_buf, ended_buf, key, unit, free, busy, lead, compute, dram, tile
                 take_dram = ist[_DRAM_ARMED] != 0 and (ist[_HSIZE] == 0 or fst[_DRAM_T] <= ht[0])
             else:
                 take_dram = ist[_DRAM_ARMED] != 0 and fst[_DRAM_T] == now
+            if not take_dram and (ist[_HSIZE] == 0 or (ht[0] != now and not first)):
+                break
             # room for what the next event can schedule (heap) and make ready: a DRAM completion, one event
             # per finished transfer (one per slot at most); a piece's end, one per child it has (its links'
-            # children at most) and the pieces its utterance's end releases
-            if take_dram:
-                need_heap = slots
-                need_ready = 0
-            else:
-                if ist[_HSIZE] == 0 or (ht[0] != now and not first):
-                    break
-                i = hp[0] >> 1
-                if hp[0] & 1 == _READY:
-                    need_heap = 0
-                    need_ready = 1
+            # children at most) and the pieces its utterance's end releases. Checked against the bound of
+            # any event first (most often enough), then against this event's own
+            if ist[_HSIZE] + any_heap > hcap or n_ready + any_ready > rcap:
+                if take_dram:
+                    need_heap = slots
+                    need_ready = 0
                 else:
-                    need_heap = (plink_ptr[i + 1] - plink_ptr[i]) * most_children
-                    if n_edges > 0:
-                        need_heap += kid_ptr[i + 1] - kid_ptr[i]
-                    need_ready = need_heap + most_gated
-            if ist[_HSIZE] + need_heap > hcap or n_ready + need_ready > rcap:
-                ist[_NREADY] = n_ready
-                ist[_NENDED] = n_ended
-                ist[_RESUME] = 1
-                ist[_FIRST] = 1 if first else 0
-                fst[_NOW] = now
-                return (1 if ist[_HSIZE] + need_heap > hcap else 0) + (2 if n_ready + need_ready > rcap else 0)
+                    i = hp[0] >> 1
+                    if hp[0] & 1 == _READY:
+                        need_heap = 0
+                        need_ready = 1
+                    else:
+                        need_heap = (plink_ptr[i + 1] - plink_ptr[i]) * most_children
+                        if n_edges > 0:
+                            need_heap += kid_ptr[i + 1] - kid_ptr[i]
+                        need_ready = need_heap + most_gated
+                if ist[_HSIZE] + need_heap > hcap or n_ready + need_ready > rcap:
+                    ist[_NREADY] = n_ready
+                    ist[_NENDED] = n_ended
+                    ist[_RESUME] = 1
+                    ist[_FIRST] = 1 if first else 0
+                    fst[_NOW] = now
+                    return (1 if ist[_HSIZE] + need_heap > hcap else 0) + (2 if n_ready + need_ready > rcap else 0)
             if take_dram:
                 first = False
                 # the transfer with the fewest bytes left is done; so is any other within _DRAM_DONE_BYTES
@@ -630,7 +633,17 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
             ready_buf[n_ready] = i
             n_ready += 1
     # event heap (a piece has at most one pending event), grown as the loop asks for it; scalar state
-    cap = max(min_buffer, slots + n_ready)
+    any_heap = slots  # the most events one event can schedule
+    for i in range(n):
+        f = (plink_ptr[i + 1] - plink_ptr[i]) * most_children
+        if n_edges > 0:
+            f += kid_ptr[i + 1] - kid_ptr[i]
+        if f > any_heap:
+            any_heap = f
+    any_ready = any_heap + most_gated + 1  # the most pieces one event can make ready
+    if len(ready_buf) < n_ready + any_ready:
+        ready_buf = _grown(ready_buf, n_ready, n_ready + any_ready)
+    cap = max(min_buffer, any_heap + slots + n_ready)
     ht = np.empty(cap, np.float64)
     he = np.empty(cap, np.int64)
     hp = np.empty(cap, np.int64)
@@ -644,7 +657,8 @@ def _play(key, unit, busy, lead, compute, dram, tiles, wid, hit_busy, dep_ptr, d
                       ndeps, act_key, act_left, act_tfirst, done_key, done_tf, fst, ist, ht, he, hp, bw, wheap, woff,
                       wsize, wdemand, _wroom_min(woff, unit_pieces), kid_ptr, kids, kid_delay, n_edges, plink_ptr,
                       plinks, l_child, l_ccnt, l_parent, l_diag, link_cycles, out_cycles, clock_hz, gate, utt,
-                      utt_last, utt_left, n_utt, gated_ptr, gated, slots, most_children, most_gated)
+                      utt_last, utt_left, n_utt, gated_ptr, gated, slots, most_children, most_gated,
+                      any_heap, any_ready)
         if short == 0:
             break
         if short & 1:
