@@ -171,6 +171,48 @@ def test_engines_agree_on_random_plans(plan):
         assert not waiting[:k].any(), (k, np.flatnonzero(waiting[:k]))
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(plan=plans())
+def test_engines_agree_when_the_fast_engine_starts_with_the_least_room(plan):
+    """The fast engine's event heap and ready list start small and grow where its loop stops to ask (it
+    resumes where it stopped): with the least room to start with they grow often, and nothing changes."""
+    from accelsim.sim import fast
+
+    before = fast.MIN_BUFFER
+    fast.MIN_BUFFER = 1
+    try:
+        assert_identical(play(plan, "fast"), play(plan, "reference"))
+    finally:
+        fast.MIN_BUFFER = before
+
+
+def test_the_event_heap_grows_past_its_first_room():
+    """A chain of 20 pieces on one unit, each with a child on another core 100 s away: 20 arrivals pending at
+    once, past the room the heap starts with (what one event can schedule, 7 here, plus the one piece ready
+    at 0)."""
+    from accelsim.sim import fast
+
+    n = 40
+    z = np.zeros(n)
+    unit = np.array([0] * 20 + [UNITS_PER_CORE] * 20, np.int64)
+    lk = Links(child_lo=np.arange(20, 40, dtype=np.int32), child_cnt=np.ones(20, np.int16),
+               parent_lo=np.arange(20, dtype=np.int32), parent_cnt=np.ones(20, np.int16), diagonal=np.zeros(20, bool),
+               out_cycles=z, link_cycles=np.array([[0.0, 100.0], [100.0, 0.0]]), clock_hz=1.0)
+    plan = Plan(piece_op=np.arange(n), unit=unit, busy_s=np.ones(n), lead_s=z, compute_s=z, dram_bytes=z,
+                tiles=np.ones(n), weight_id=np.full(n, -1), hit_busy_s=z,
+                dep_ptr=np.array([0, *range(20), *[19] * 20], np.int64), dep_src=np.arange(19, dtype=np.int64),
+                dep_delay_s=np.zeros(19), unit_capacity=np.ones(6, np.int64),
+                weight_bytes=np.zeros(0), cache_bytes=np.zeros(2), bandwidth_Bps=1.0, links=lk)
+    before = fast.MIN_BUFFER
+    fast.MIN_BUFFER = 1
+    try:
+        got = play(plan, "fast")
+    finally:
+        fast.MIN_BUFFER = before
+    assert_identical(got, play(plan, "reference"))
+    assert list(got.start_s[20:]) == [101.0 + k for k in range(20)] and list(got.blocker[20:]) == list(range(20))
+
+
 def test_random_plans_reach_the_corners():
     """The strategy above does produce contended DRAM, cache hits, multi-slot DMA units and utterance gating."""
     seen = {"hit": 0, "overlap": 0, "dma_multi": 0, "gated": 0, "gather": 0, "diagonal": 0, "cross_core": 0}
@@ -319,3 +361,19 @@ def test_same_time_ties_follow_the_documented_rules(engine):
     got = play(_plan([0, 1, 2], [0, 0, 1], [[], [2], []], dram=[1, 2, 0], tiles=[1, 2, 1], compute=[0, 1, 0]),
                engine)
     assert list(got.end_s) == [1.0, 3.5, 1.0]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_plan_without_its_dependencies_is_not_played(engine):
+    """What the result keeps of a played plan (Built.without_dependencies) has no links or ranks left: an
+    engine refuses it instead of playing a plan without dependencies."""
+    wl = first_utterances(load_workload(REPO / "workloads" / "small_beam1"), 2)
+    a = arch("int4", **{"scheduler.mapping": "naive"})
+    from accelsim.map.naive import naive_mapping
+
+    built = build_plan(a, wl, naive_mapping(a, wl)[0])
+    kept = built.without_dependencies()
+    assert built.plan.links.n > 0 and built.plan.utt_rank is not None
+    assert kept.plan.links is None and kept.plan.utt_rank is None and kept.plan.piece_key is built.plan.piece_key
+    with pytest.raises(ValueError, match="dropped"):
+        play(kept.plan, engine)

@@ -28,7 +28,7 @@ from accelsim.errors import SpecError
 from accelsim.map.edges import expand_pieces, piece_links
 from accelsim.map.geometry import best_cycles, geometry_grid
 from accelsim.map.mapping import Mapping
-from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
+from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, no_explicit_edges
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import Labelled, OpTable, op_codes, op_table
 from accelsim.trace.io import Workload
@@ -71,6 +71,15 @@ class Built:
     loads: int  # number of load pieces (at the head)
     op_piece0: np.ndarray | None = None  # per op (n + 1): its first piece after the loads (None: piece = op)
 
+    def without_dependencies(self) -> Built:
+        """The same with the plan's dependency arrays dropped (links, explicit edges, utterance ranks): what the
+        result reads of a plan once it has been played (:func:`accelsim.sim.simulate.to_result`), without the
+        memory only an engine needs. Its plan's ``notes["dependencies"]`` is ``"dropped"``; engines refuse it."""
+        p = self.plan
+        plan = replace(p, dep_ptr=no_explicit_edges(p.n), dep_src=np.zeros(0, dtype=p.dep_src.dtype),
+                       dep_delay_s=np.zeros(0), links=None, utt_rank=None, notes={**p.notes, "dependencies": "dropped"})
+        return replace(self, plan=plan)
+
     def per_piece(self) -> Built:
         """The same with the plan expanded (:meth:`~accelsim.map.plan.Plan.expanded`) and every per-key array
         per piece (for inspection and tests)."""
@@ -84,6 +93,12 @@ class Built:
                  for c, v in self.costs.items()}
         return replace(self, plan=self.plan.expanded(), role=self.role[key], core=self.core[key], costs=costs,
                        on_chip_busy_s=self.on_chip_busy_s[rows], resident=self.resident[rows])
+
+
+def small_ids(count: int) -> type:
+    """The narrowest of int16, int32 and int64 that holds ids ``0 .. count - 1`` (and -1): the dtype of a
+    per-piece column of few distinct values (cost keys, utterance ranks)."""
+    return np.int16 if count < 2**15 else np.int32 if count < 2**31 else np.int64
 
 
 def slice_length(d, g, j):
@@ -377,9 +392,13 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
     ic = arch.interconnect
     hops = np.array([[(ring_hops(x, y, arch.cores) if ic.topology == "ring" else 1) for y in range(arch.cores)]
                      for x in range(arch.cores)], dtype=np.float64)
+    n_pieces = nl + n_op_pieces
+    idt = np.int32 if n_pieces < 2**31 - 2**20 else np.int64  # piece ids (loads included)
+    # a link's counts are pieces of one op (or 1)
+    cdt = np.int16 if int(npieces.max(initial=1)) < 2**15 else np.int32
     child_lo, child_cnt, parent_lo, parent_cnt, diagonal = piece_links(
         nl, p0, op_class, in_cnt, out_off, out_cnt, ns_c, g_eff, sc, is_mm, dep_ptr, dep_src, has_reduce, after_op,
-        overlap == "none", load_of_key, k0, first_utt)
+        overlap == "none", load_of_key, k0, first_utt, idt, cdt)
     after_op = first_utt = None  # noqa: F841
     # a result crosses cores in sync + hops x hop + ceil(bytes / link width) cycles
     links = Links(child_lo=child_lo, child_cnt=child_cnt, parent_lo=parent_lo, parent_cnt=parent_cnt,
@@ -389,13 +408,10 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                   clock_hz=float(arch.clock))
 
     # per piece: its op, cost key and utterance rank
-    n_pieces = nl + n_op_pieces
-    idt = np.int32 if n_pieces < 2**31 - 2**20 else np.int64  # piece ids (loads included)
-    kdt = np.int32 if nl + total < 2**31 else np.int64
     sequential = arch.scheduler.utterances == "sequential"
     piece_op = np.empty(n_pieces, dtype=idt)
-    piece_key = np.empty(n_pieces, dtype=kdt)
-    piece_rank = np.empty(n_pieces if sequential else 0, dtype=idt)
+    piece_key = np.empty(n_pieces, dtype=small_ids(nl + total))
+    piece_rank = np.empty(n_pieces if sequential else 0, dtype=small_ids(int(utt_rank_op.max(initial=0)) + 1))
     expand_pieces(piece_op, piece_key, piece_rank, nl, p0, op_class, k0, utt_rank_op)
 
     # weight reuse cache ids: whole weights by name, slices separately (a core never holds two of one weight)
@@ -433,7 +449,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
         tiles=head(costs["tiles"], 1.0, np.float64),
         weight_id=head(weight_id, -1, np.int64),
         hit_busy_s=head(on_chip_busy, 0.0),
-        dep_ptr=np.zeros(n_pieces + 1, dtype=np.int64), dep_src=np.zeros(0, dtype=np.int64),
+        dep_ptr=no_explicit_edges(n_pieces), dep_src=np.zeros(0, dtype=idt),
         dep_delay_s=np.zeros(0), links=links,
         unit_capacity=np.array([1, 1, arch.core.dma.engines] * arch.cores, dtype=np.int64),
         weight_bytes=wbytes,

@@ -75,31 +75,27 @@ def _walk(count, fill, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_l
     return count[0]
 
 
-@njit(cache=True)
 def piece_links(n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
-                has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt):  # pragma: no cover
+                has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt, id_dtype=np.int32,
+                count_dtype=np.int16):
     """(child_lo, child_cnt, parent_lo, parent_cnt, diagonal) of every link over all pieces (loads first), in
-    the order of the module docstring. Per op: ``p0`` (its first piece after the loads; length n + 1),
-    ``op_class``, ``dep_ptr``/``dep_src``, ``after_op`` (-1: none) and ``first_utt`` (it waits for the loads
-    of its pinned weights; read only with loads). Per op class: its input pieces ``in_cnt``, first output
-    piece ``out_off`` (from its first piece) and ``out_cnt``, ``local_op`` (split along N), ``g_eff``,
-    ``stream``, ``is_mm``, ``has_reduce``, ``class_key0`` (its first cost key, loads not counted). Per key:
-    ``load_of_key`` (the load piece its weight waits for, -1: none)."""
-    e64 = np.zeros(0, dtype=np.int64)
-    e32 = np.zeros(0, dtype=np.int32)
-    eb = np.zeros(0, dtype=np.bool_)
+    the order of the module docstring; piece ids in ``id_dtype``, counts in ``count_dtype`` (the caller
+    checks that they fit). Per op: ``p0`` (its first piece after the loads; length n + 1), ``op_class``,
+    ``dep_ptr``/``dep_src``, ``after_op`` (-1: none) and ``first_utt`` (it waits for the loads of its pinned
+    weights; read only with loads). Per op class: its input pieces ``in_cnt``, first output piece ``out_off``
+    (from its first piece) and ``out_cnt``, ``local_op`` (split along N), ``g_eff``, ``stream``, ``is_mm``,
+    ``has_reduce``, ``class_key0`` (its first cost key, loads not counted). Per key: ``load_of_key`` (the load
+    piece its weight waits for, -1: none). Two compiled passes: count, then write."""
+    ids = np.zeros(0, dtype=id_dtype)
+    cnts = np.zeros(0, dtype=count_dtype)
     count = np.zeros(1, dtype=np.int64)
-    m = _walk(count, False, e64, e32, e64, e32, eb, n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff,
-              stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt)
-    child_lo = np.empty(m, dtype=np.int64)
-    child_cnt = np.empty(m, dtype=np.int32)
-    parent_lo = np.empty(m, dtype=np.int64)
-    parent_cnt = np.empty(m, dtype=np.int32)
-    diagonal = np.empty(m, dtype=np.bool_)
-    _walk(count, True, child_lo, child_cnt, parent_lo, parent_cnt, diagonal, n_load, p0, op_class, in_cnt, out_off,
-          out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src, has_reduce, after_op, overlap_none,
-          load_of_key, class_key0, first_utt)
-    return child_lo, child_cnt, parent_lo, parent_cnt, diagonal
+    rest = (n_load, p0, op_class, in_cnt, out_off, out_cnt, local_op, g_eff, stream, is_mm, dep_ptr, dep_src,
+            has_reduce, after_op, overlap_none, load_of_key, class_key0, first_utt)
+    m = int(_walk(count, False, ids, cnts, ids, cnts, np.zeros(0, dtype=np.bool_), *rest))
+    out = (np.empty(m, dtype=id_dtype), np.empty(m, dtype=count_dtype), np.empty(m, dtype=id_dtype),
+           np.empty(m, dtype=count_dtype), np.empty(m, dtype=np.bool_))
+    _walk(count, True, *out, *rest)
+    return out
 
 
 @njit(cache=True)

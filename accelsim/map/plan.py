@@ -79,10 +79,10 @@ KEYED_COLUMNS = ("unit", "busy_s", "lead_s", "compute_s", "dram_bytes", "tiles",
 class Links:
     """Compact dependency edges (module docstring), one row per link, and the delay model of their edges."""
 
-    child_lo: np.ndarray  # int64, first child piece
-    child_cnt: np.ndarray  # int32, >= 1
-    parent_lo: np.ndarray  # int64, first parent piece
-    parent_cnt: np.ndarray  # int32, >= 1 (== child_cnt when diagonal)
+    child_lo: np.ndarray  # piece id (int32 in a built plan), first child piece
+    child_cnt: np.ndarray  # int16 in a built plan (int32 where an op has 2**15 pieces or more), >= 1
+    parent_lo: np.ndarray  # piece id, first parent piece
+    parent_cnt: np.ndarray  # as child_cnt, >= 1 (== child_cnt when diagonal)
     diagonal: np.ndarray  # bool
     out_cycles: np.ndarray  # float64 per piece (per key when the plan has piece_key): cycles its result needs
     # on a core-to-core link
@@ -95,8 +95,8 @@ class Links:
 
     @staticmethod
     def empty(pieces: int, cores: int) -> Links:
-        z = np.zeros(0, dtype=np.int64)
-        return Links(z, z.astype(np.int32), z, z.astype(np.int32), np.zeros(0, dtype=bool), np.zeros(pieces),
+        z = np.zeros(0, dtype=np.int32)
+        return Links(z, z.astype(np.int16), z, z.astype(np.int16), np.zeros(0, dtype=bool), np.zeros(pieces),
                      np.zeros((cores, cores)), 1.0)
 
 
@@ -124,17 +124,20 @@ class Plan:
     tiles: np.ndarray  # float64, >= 1
     weight_id: np.ndarray  # int32 or int64, -1: no reuse-cache lookup
     hit_busy_s: np.ndarray  # float64, time when the reuse cache hits
-    dep_ptr: np.ndarray  # int64, length n + 1 (explicit edges; a built plan has none: its edges are links)
-    dep_src: np.ndarray  # int64, parents
+    dep_ptr: np.ndarray  # int64, length n + 1 (explicit edges; a built plan has none: its edges are links,
+    # and its dep_ptr is :func:`no_explicit_edges`)
+    dep_src: np.ndarray  # piece ids, parents
     dep_delay_s: np.ndarray  # float64, per edge
     unit_capacity: np.ndarray  # int64, per unit
     weight_bytes: np.ndarray  # float64, per weight id
     cache_bytes: np.ndarray  # float64, per core
     bandwidth_Bps: float
-    utt_rank: np.ndarray | None = None  # int32 or int64 per piece, or None (no utterance gating)
+    utt_rank: np.ndarray | None = None  # any integer dtype (built: int16 below 2**15 ranks) per piece, or None
+    # (no utterance gating)
     notes: dict = field(default_factory=dict)  # what the mapping stage wants to report (not played)
     links: Links | None = None  # compact edges besides the explicit ones (module docstring)
-    piece_key: np.ndarray | None = None  # int32 or int64 per piece: row of the cost columns (None: piece id)
+    piece_key: np.ndarray | None = None  # any integer dtype (built: int16 below 2**15 keys) per piece: row of the
+    # cost columns (None: piece id)
 
     @property
     def keys(self) -> int:
@@ -257,9 +260,16 @@ def _link_arrays(lk: Links) -> tuple:
             np.ascontiguousarray(lk.link_cycles, dtype=np.float64), float(lk.clock_hz))
 
 
+def no_explicit_edges(pieces: int) -> np.ndarray:
+    """The ``dep_ptr`` of a plan of ``pieces`` pieces without explicit edges: ``pieces + 1`` zeros, stored as
+    one (a read-only broadcast view: a long plan's dependencies are links, and this saves 8 bytes a piece)."""
+    return np.broadcast_to(np.zeros(1, dtype=np.int64), (pieces + 1,))
+
+
 @dataclass(frozen=True, eq=False)
 class Played:
-    """What an engine returns: per piece start/end (s), blocker piece (-1: none) and reuse-cache hit."""
+    """What an engine returns: per piece start/end (s, float64), blocker piece (int32, -1: none) and
+    reuse-cache hit (bool)."""
 
     start_s: np.ndarray
     end_s: np.ndarray

@@ -161,7 +161,7 @@ class Reference:
             raise RuntimeError(f"simulation stalled: {self.completed} of {self.plan.n} ops finished "
                                "(dependency cycle?)")
         return Played(start_s=np.array(self.start_s, dtype=np.float64), end_s=np.array(self.end_s, dtype=np.float64),
-                      blocker=np.array(self.blocker, dtype=np.int64), hit=np.array(self.hit, dtype=bool))
+                      blocker=np.array(self.blocker, dtype=np.int32), hit=np.array(self.hit, dtype=bool))
 
     # -- the issue stage --------------------------------------------------------------------------------
     def _notify(self, inbox: list[int], i: int) -> None:
