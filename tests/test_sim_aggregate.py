@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from accelsim.map.plan import Plan
-from accelsim.sim.aggregate import ops_of_pieces, pairwise_sum
+from accelsim.sim.aggregate import pairwise_sum
 from accelsim.sim.engine import play
+from reference_passes import ops_of_pieces
 
 
 def test_pairwise_sum_is_numpys_summation_bit_for_bit():
@@ -148,7 +149,7 @@ def _run(c: dict, exact: bool, room: int = 10_000):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_run_of_pieces_is_the_per_op_aggregation_and_numpys_totals(seed):
-    from accelsim.sim.aggregate import busy_by_unit_s, use_by_label
+    from reference_passes import busy_by_unit_s, use_by_label
     from accelsim.sim.result import OpRun
 
     c = _class_plan(seed)
