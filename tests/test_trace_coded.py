@@ -28,3 +28,13 @@ def test_codes_are_narrow_and_read_as_the_pandas_columns():
     assert oc.m.dtype == oc.k.dtype == oc.n.dtype == np.int64
     assert oc.dep_ptr.dtype == oc.dep_src.dtype == np.int32
     assert np.array_equal(oc.dep_ptr, wl.deps_csr()[0]) and np.array_equal(oc.dep_src, wl.deps_csr()[1])
+
+
+def test_rows_of_selects_by_code_and_is_empty_for_an_absent_label():
+    import numpy as np
+
+    from accelsim.trace.coded import Labelled
+
+    lab = Labelled(np.array([1, 0, 1, 2], dtype=np.int8), ("a", "b", "c"))
+    assert lab.rows_of("b").tolist() == [True, False, True, False]
+    assert not lab.rows_of("zzz").any()

@@ -300,7 +300,7 @@ def build_plan(arch: ArchSpec, workload: Workload, mapping: Mapping, *, overlap:
                                         None if sub_s is None else sub_s[streamed], memo, ())["busy_s"]
 
     # bytes each core holds: pinned slices, sized by what its pieces read
-    is_mm_p = pieces.kind.codes == pieces.kind.code_of("matmul")
+    is_mm_p = pieces.kind.rows_of("matmul")
     wprec = {w: weight_precision(arch, wclass[w]) for w in wnames if w}
     piece_wbytes = np.zeros(total, dtype=np.float64)
     is_emb_p = has_w & ~is_mm_p

@@ -47,7 +47,7 @@ def place_streams(ops: pd.DataFrame | OpCodes, work: np.ndarray, arch: ArchSpec)
     """Stream name -> core index (see module docstring); ``work[i]`` is op i's machine-independent work."""
     oc = as_codes(ops)
     codes, names = oc.stream.codes, oc.stream.names
-    is_enc = oc.phase.codes == oc.phase.code_of("encoder")
+    is_enc = oc.phase.rows_of("encoder")
     per_stream = np.bincount(codes, weights=work, minlength=len(names))
     enc_ops = np.bincount(codes, weights=is_enc, minlength=len(names))
     all_ops = np.bincount(codes, minlength=len(names))
@@ -92,8 +92,8 @@ def choose_residency(ops: pd.DataFrame | OpCodes, op_core: np.ndarray, weights: 
     wbytes = {w: tensor_bytes(meta.elements, weight_precision(arch, meta.pclass)) for w, meta in weights.items()}
     oc = as_codes(ops)
     codes, wnames = oc.weight.codes, oc.weight.names
-    is_mm = oc.kind.codes == oc.kind.code_of("matmul")
-    is_emb = oc.kind.codes == oc.kind.code_of("embedding")
+    is_mm = oc.kind.rows_of("matmul")
+    is_emb = oc.kind.rows_of("embedding")
     rows = np.where(is_emb, oc.m * oc.n, 0).astype(np.float64)
     nw = len(wnames)
     reads = np.bincount(codes.astype(np.int64) * arch.cores + op_core,  # int64: codes may be int32

@@ -128,7 +128,7 @@ def encoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], c
 def decoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], cores: int) -> list[Candidate]:
     out = [Candidate(f"naive({c})", _naive_on(arch, workload, c, streams)) for c in range(1, cores + 1)]
     oc = op_codes(workload)
-    mm = oc.kind.codes == oc.kind.code_of("matmul")
+    mm = oc.kind.rows_of("matmul")
     per_stream = np.bincount(oc.stream.codes[mm], weights=(oc.m * oc.k * oc.n)[mm].astype(np.float64),
                              minlength=len(oc.stream.names))
     has_mm = np.bincount(oc.stream.codes[mm], minlength=len(oc.stream.names)) > 0

@@ -39,6 +39,10 @@ class Labelled:
         """The code of ``name``, -1 when no row could hold it."""
         return self.names.index(name) if name in self.names else -1
 
+    def rows_of(self, name: str) -> np.ndarray:
+        """Rows whose label is ``name`` (bool per row, by code: no string per row; none when no row could hold it)."""
+        return self.codes == self.code_of(name)
+
     def with_name(self, name: str) -> tuple[Labelled, int]:
         """The same column with ``name`` among its labels (appended when missing) and its code."""
         if name in self.names:

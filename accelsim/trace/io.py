@@ -348,6 +348,13 @@ def max_ops_memory_bytes() -> float:
         return 8e9
 
 
+def _deps_entries_per_group(md: pq.FileMetaData) -> list[int]:
+    """Per row group, the entries of its ``deps`` lists from the footer (an empty list counts one): at least
+    its dependencies."""
+    deps_col = [j for j in range(md.num_columns) if md.schema.column(j).path.startswith("deps")]
+    return [sum(md.row_group(i).column(j).num_values for j in deps_col) for i in range(md.num_row_groups)]
+
+
 def check_parquet_before_read(ops_path: Path, meta_path: Path, expected_rows: int) -> pq.ParquetFile:
     """Read only the Parquet footer: row count against ``ops.count`` and a memory estimate, before any data.
 
@@ -363,14 +370,10 @@ def check_parquet_before_read(ops_path: Path, meta_path: Path, expected_rows: in
                          "it is truncated or corrupt") from None
     if md.num_rows != expected_rows:
         raise TraceError(f"{ops_path}: holds {md.num_rows:,} ops but {meta_path} says ops.count = {expected_rows:,}")
-    deps_values = 0  # list entries (an empty list counts one): at least the dependencies
-    largest_group = 0  # bytes of the largest row group once decoded
-    names = [md.schema.column(j).path for j in range(md.num_columns)]
-    for i in range(md.num_row_groups):
-        rg = md.row_group(i)
-        group_deps = sum(rg.column(j).num_values for j, name in enumerate(names) if name.startswith("deps"))
-        deps_values += group_deps
-        largest_group = max(largest_group, rg.num_rows * _DECODED_BYTES_PER_ROW + group_deps * _DECODED_BYTES_PER_DEP)
+    group_deps = _deps_entries_per_group(md)
+    deps_values = sum(group_deps)
+    largest_group = max((md.row_group(i).num_rows * _DECODED_BYTES_PER_ROW + d * _DECODED_BYTES_PER_DEP
+                         for i, d in enumerate(group_deps)), default=0)  # bytes of the largest, once decoded
     estimate = (ops_path.stat().st_size + md.num_rows * _LOADED_BYTES_PER_OP + deps_values * _LOADED_BYTES_PER_DEP
                 + largest_group + min(md.num_rows, _CHECK_BLOCK_ROWS) * _CHECK_BYTES_PER_ROW)
     limit = max_ops_memory_bytes()
@@ -516,12 +519,6 @@ class _Decoder:
         return oc, col["step"]
 
 
-def _is(lab: Labelled, name: str) -> np.ndarray:
-    """Rows whose label is ``name`` (by code: no string per row)."""
-    code = lab.code_of(name)
-    return lab.codes == code if code >= 0 else np.zeros(len(lab.codes), dtype=bool)
-
-
 def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
     """Element counts within bounds, known vector functions, top-k with 1 <= k <= n, utterances in range."""
     from accelsim.cost.vector import FUNC_ALIASES
@@ -529,7 +526,7 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
 
     problems = []
     n_ops = len(oc)
-    is_mm = _is(oc.kind, "matmul")
+    is_mm = oc.kind.rows_of("matmul")
     # no row can exceed the product of the columns' largest values (exact Python ints): then skip the rows
     top_m, top_k, top_n = (int(getattr(oc, c).max()) for c in ("m", "k", "n"))
     bounded = top_m * max(top_k * top_n, top_k, top_n) <= MAX_OP_ELEMENTS
@@ -546,7 +543,7 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
     fcodes = oc.func.codes
     fnames = np.array(oc.func.names, dtype=object)
     for kname in ("nonlinear", "elementwise"):
-        sel = _is(oc.kind, kname)
+        sel = oc.kind.rows_of(kname)
         used = np.flatnonzero(np.bincount(fcodes[sel], minlength=len(fnames)))
         bad = sorted(set(fnames[used].tolist()) - known)
         if bad:
@@ -554,7 +551,7 @@ def _check_shapes_and_funcs(oc: OpCodes, meta: WorkloadMeta) -> list[str]:
             i = int(np.flatnonzero(sel & np.isin(fcodes, bad_codes))[0])
             problems.append(
                 f"op {i}: {kname} func {abbreviate(bad[0])} is unknown (allowed: {', '.join(sorted(known))})")
-    topk = np.flatnonzero(_is(oc.kind, "topk"))
+    topk = np.flatnonzero(oc.kind.rows_of("topk"))
     bad_k = (oc.k[topk] < 1) | (oc.k[topk] > oc.n[topk])
     if bad_k.any():
         i = int(topk[np.argmax(bad_k)])
@@ -603,7 +600,7 @@ def _check_ops(where: str, oc: OpCodes, meta: WorkloadMeta, ids: np.ndarray | No
     wnames = list(oc.weight.names)
     elements = np.array([meta.weights[w].elements if w and w in meta.weights else -1 for w in wnames] + [-1],
                         dtype=np.int64)
-    is_mm = _is(oc.kind, "matmul")
+    is_mm = oc.kind.rows_of("matmul")
     mm_k_min = None
     firsts: dict[str, tuple[int, int]] = {}  # weight -> (first matmul row reading it with a wrong shape, code)
     for lo in range(0, n, _CHECK_BLOCK_ROWS):  # by weight code, in blocks: no per-op Python work
@@ -644,10 +641,7 @@ def _decode_ops(ops_path: Path, pf: pq.ParquetFile, n: int) -> _Decoder:
     missing = [c for c in OP_COLUMNS if c not in pf.schema_arrow.names]
     if missing:
         raise TraceError(f"{ops_path}: ops file lacks columns {missing} (trace format v{FORMAT_VERSION})")
-    md = pf.metadata
-    deps_col = [j for j in range(md.num_columns) if md.schema.column(j).path.startswith("deps")]
-    deps_bound = sum(md.row_group(i).column(j).num_values for i in range(md.num_row_groups) for j in deps_col)
-    dec = _Decoder(str(ops_path), n, pf.schema_arrow, deps_bound)
+    dec = _Decoder(str(ops_path), n, pf.schema_arrow, sum(_deps_entries_per_group(pf.metadata)))
     wanted = [c for c in OP_COLUMNS if c not in dec.bad_type]
     try:
         for i in range(pf.num_row_groups):
