@@ -58,6 +58,16 @@ def assert_same_frame(got: pd.DataFrame, want: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
+def copy_of_shipped(tmp_path: Path, name: str) -> tuple[Path, pa.Table]:
+    """A folder ``tmp_path / "wl"`` holding shipped workload ``name``'s workload.yaml, and its ops table (to edit
+    and :func:`rewrite` there)."""
+    directory = tmp_path / "wl"
+    src = REPO / "workloads" / name
+    directory.mkdir()
+    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
+    return directory, pq.read_table(src / "ops.parquet")
+
+
 def rewrite(directory: Path, table: pa.Table, **write_kw) -> None:
     """Replace the ops file by ``table`` (Parquet options ``write_kw``) and make workload.yaml agree."""
     pq.write_table(table, directory / "ops.parquet", **write_kw)
@@ -79,11 +89,7 @@ def test_lazy_frame_equals_the_pandas_loader_on_shipped_workloads(name):
 def test_row_groups_with_their_own_dictionaries_decode_as_one_table(tmp_path):
     """Small row groups (each with its own dictionary, in its own order) give the labels in the order
     Arrow's unify_dictionaries gives them, and the same table."""
-    directory = tmp_path / "wl"
-    src = REPO / "workloads" / "small_beam16"
-    directory.mkdir()
-    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
-    table = pq.read_table(src / "ops.parquet")
+    directory, table = copy_of_shipped(tmp_path, "small_beam16")
     rng = np.random.default_rng(0)
     table = table.set_column(table.column_names.index("stream"), "stream",
                              pa.array(np.array(table.column("stream").to_pylist(), dtype=object)))  # plain text
@@ -142,11 +148,7 @@ def test_wide_values_fall_back_to_wide_dtypes_and_read_back_exactly(tmp_path):
 
 
 def test_deps_beyond_int32_widen_and_are_refused_with_their_values(tmp_path):
-    directory = tmp_path / "wl"
-    src = REPO / "workloads" / "small_beam1"
-    directory.mkdir()
-    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
-    table = pq.read_table(src / "ops.parquet")
+    directory, table = copy_of_shipped(tmp_path, "small_beam1")
     deps = table.column("deps").to_pylist()
     deps[-1] = [2**40, 3]
     rewrite(directory, table.set_column(table.column_names.index("deps"), "deps",
@@ -165,11 +167,7 @@ def test_deps_beyond_int32_widen_and_are_refused_with_their_values(tmp_path):
 ])
 def test_bad_values_in_a_later_row_group_give_the_same_errors(tmp_path, column, row, value, expect):
     """Each row group is checked as part of the whole column: counts, ranges and op ids over the table."""
-    directory = tmp_path / "wl"
-    src = REPO / "workloads" / "small_beam16"
-    directory.mkdir()
-    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
-    table = pq.read_table(src / "ops.parquet")
+    directory, table = copy_of_shipped(tmp_path, "small_beam16")
     values = table.column(column).to_pylist()
     values[row] = value
     typ = pa.int64() if column == "step" else table.schema.field(column).type
@@ -286,11 +284,7 @@ def test_bytes_of_the_old_arrow_writer_and_the_loaded_view_agree():
 
 
 def test_matmul_shape_against_its_weight_and_zero_k_are_refused_by_the_first_bad_op(tmp_path):
-    directory = tmp_path / "wl"
-    src = REPO / "workloads" / "small_beam16"
-    directory.mkdir()
-    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
-    table = pq.read_table(src / "ops.parquet")
+    directory, table = copy_of_shipped(tmp_path, "small_beam16")
     kind, weight, k = (table.column(c).to_pylist() for c in ("kind", "weight", "k"))
     mm = [i for i, x in enumerate(kind) if x == "matmul"]
     late = [i for i in mm if i > 20_000]  # in a later row group than the first
@@ -313,11 +307,7 @@ def test_matmul_shape_against_its_weight_and_zero_k_are_refused_by_the_first_bad
 def test_other_valid_arrow_encodings_decode_as_the_pandas_loader_reads_them(tmp_path):
     """Large lists and int16 parent ids for deps, int8 dictionary indices, unsigned and narrow integer columns,
     large strings: each read exactly, into the same table."""
-    directory = tmp_path / "wl"
-    src = REPO / "workloads" / "small_beam1"
-    directory.mkdir()
-    (directory / "workload.yaml").write_text((src / "workload.yaml").read_text())
-    t = pq.read_table(src / "ops.parquet")
+    directory, t = copy_of_shipped(tmp_path, "small_beam1")
 
     def put(table, name, array):
         return table.set_column(table.column_names.index(name), name, array)
@@ -332,4 +322,4 @@ def test_other_valid_arrow_encodings_decode_as_the_pandas_loader_reads_them(tmp_
     t = put(t, "step", t.column("step").cast(pa.int16()))
     rewrite(directory, t, row_group_size=3000)
     assert_same_frame(load_workload(directory).ops, pandas_loader_frame(directory))
-    assert_same_frame(load_workload(directory).ops, load_workload(src).ops)
+    assert_same_frame(load_workload(directory).ops, load_workload(REPO / "workloads" / "small_beam1").ops)
