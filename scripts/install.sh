@@ -18,3 +18,6 @@ PY=${PYTHON:-python3}
 # torch first, pinned to the CPU build that lies on disk here (an open range would fetch a CUDA build).
 $PY -m pip install -q "torch==2.13.0"
 $PY -m pip install -q -e ".[dev]"
+# accelsim's numba kernels compiled ahead of time (accelsim/aot.py, ~20 s): a short run then imports no numba.
+# Without a C compiler this fails with a message and accelsim runs them on numba's JIT (same results).
+$PY -m accelsim.aot build || echo "scripts/install.sh: continuing without the AOT kernels" >&2

@@ -29,11 +29,11 @@ import re
 import time
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from accelsim.cost.op import CostMemo
 from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
+from accelsim.jit import njit
 from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.naive import naive_mapping
@@ -73,7 +73,7 @@ def sub_workload(workload: Workload, keep: np.ndarray) -> Workload:
     return workload.subset(idx, ptr, src)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _stream_phase_counts(stream, phase, enc_code, n_streams):  # pragma: no cover - compiled
     """Per stream: its ops in phase ``enc_code`` and all its ops (one pass)."""
     enc = np.zeros(n_streams, np.int64)
@@ -150,7 +150,7 @@ def decoder_candidates(arch: ArchSpec, workload: Workload, streams: list[str], c
     return out
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _use_counts(weight, stream, kind, has, mm_code, emb_code, m, n, nw, ns):  # pragma: no cover - compiled
     """One pass over the ops that read a weight (``has[weight]``): per (weight, stream) reads, matmul reads and
     runs of consecutive uses among the stream's matmuls in issue order; per weight the rows its embedding
@@ -208,7 +208,7 @@ def _weight_uses(workload: Workload) -> tuple[dict[str, str], dict[str, float], 
     return home, fetches, bursty
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _first_matmul_of(weight, kind, has, mm_code, nw):  # pragma: no cover - compiled
     """Per weight code: its first matmul op (-1: none)."""
     first = np.full(nw, -1, np.int64)

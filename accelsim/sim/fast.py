@@ -19,8 +19,9 @@ computed by the same floating-point operations as in the reference. Concretely:
   unit's piece count); per core, an LRU list of weight ids.
 
 Why numba: the plan is already a set of flat numpy arrays, and the event loop is scalar code over them;
-numba compiles that loop to machine code at first use (cached on disk, ``cache=True``) with no build step
-and no compiler toolchain at install time, and it is a plain dependency from PyPI.
+numba compiles that loop to machine code, either ahead of time at install (``python3 -m accelsim.aot
+build``, an extension module that needs no numba at run time) or at first use (cached on disk), from this
+one source (:mod:`accelsim.jit`), and it is a plain dependency from PyPI.
 """
 
 from __future__ import annotations
