@@ -76,3 +76,25 @@ def test_cost_table_equals_direct_calls():
                     int(row["n"]), wclass.get(w, ""), bool(resident[i]) or not w, spec)
         assert table["busy_s"][i] == c.busy_s and table["dram_bytes"][i] == c.dram_bytes
     assert table["distinct_keys"][0] < len(ops) / 10  # memoized: few distinct shapes
+
+
+def _factorize_by_sorting(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: distinct values in order of first appearance, by numpy's sort."""
+    uniq, first, inverse = np.unique(values, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # sorted uniques -> first-appearance order
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], uniq[order]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-2**63, 2**63 - 1), max_size=300), st.integers(1, 40))
+def test_factorize_codes_values_in_order_of_first_appearance(pool, repeat):
+    from accelsim.cost.op import factorize
+
+    values = np.array((pool * repeat)[::3] + pool, dtype=np.int64)  # repeats, growth past the table's size
+    codes, uniques = factorize(values)
+    want_codes, want_uniques = _factorize_by_sorting(values)
+    assert codes.dtype == np.int64 and uniques.dtype == np.int64
+    assert codes.tolist() == want_codes.tolist() and uniques.tolist() == want_uniques.tolist()
+    assert uniques[codes].tolist() == values.tolist()

@@ -7,7 +7,7 @@ import pytest
 
 from accelsim.map.plan import Plan
 from accelsim.sim.aggregate import pairwise_sum
-from accelsim.sim.engine import play
+from accelsim.sim.play import play
 from reference_passes import ops_of_pieces
 
 

@@ -13,7 +13,7 @@ from test_sim_helpers import REPO, arch, mem_workload
 from accelsim.map.build import build_plan
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan
 from accelsim.sim import simulate
-from accelsim.sim.engine import play
+from accelsim.sim.play import play
 from accelsim.sim.simulate import choose_mapping
 from accelsim.trace import Workload, load_workload
 from accelsim.trace.synthetic import SyntheticConfig, build

@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute.dictionary_encode
 
-from accelsim.arrow_ints import int_array, int_view
+from accelsim.cost.factorize import factorize_int64
 from accelsim.cost.gpu import gpu_op_cost
 from accelsim.cost.matmul import matmul_cycles
 from accelsim.cost.transfer import busy_seconds, stream_tiles, tensor_bytes
@@ -134,9 +132,8 @@ def category_codes(column: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(codes, uniques) of an int64 array: ``uniques`` in order of first appearance, ``codes`` (int64) index it
-    (what ``pandas.factorize`` returns; by Arrow's hash table, without importing pandas)."""
-    encoded = pa.compute.dictionary_encode(int_array(np.asarray(values, dtype=np.int64)))
-    return int_view(encoded.indices).astype(np.int64), int_view(encoded.dictionary)
+    (what ``pandas.factorize`` returns; :mod:`accelsim.cost.factorize`, without importing pandas or Arrow)."""
+    return factorize_int64(np.ascontiguousarray(values, dtype=np.int64))
 
 
 def dense_key(cols: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.naive import naive_mapping
 from accelsim.map.plan import Played
-from accelsim.sim.engine import play
+from accelsim.sim.play import play
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.coded import op_codes
 from accelsim.trace.io import Workload

@@ -290,18 +290,3 @@ def play_reference(plan: Plan) -> Played:
     finally:
         if collecting:
             gc.enable()
-
-
-ENGINES = ("fast", "reference")
-
-
-def play(plan: Plan, engine: str = "fast") -> Played:
-    """Play ``plan`` out in time on ``engine``: ``"fast"`` (compiled, :mod:`accelsim.sim.fast`) or
-    ``"reference"`` (simpy); both give identical results, bit for bit."""
-    if engine == "fast":
-        from accelsim.sim.fast import play_fast
-
-        return play_fast(plan)
-    if engine == "reference":
-        return play_reference(plan)
-    raise ValueError(f"engine {engine!r}: expected one of {', '.join(ENGINES)}")

@@ -12,7 +12,7 @@ from accelsim.map.build import Built, build_plan, weight_bytes_of
 from accelsim.map.mapping import Mapping
 from accelsim.map.naive import Residency, naive_mapping
 from accelsim.map.plan import UNITS_PER_CORE, Played
-from accelsim.sim.engine import play
+from accelsim.sim.play import play
 from accelsim.sim.result import OpRun, RunResult, RunTotals
 from accelsim.spec.schema import ArchSpec
 from accelsim.trace.io import Workload

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute.min_max
 import pyarrow.parquet as pq
 import yaml
 from pydantic import ValidationError
@@ -402,8 +401,9 @@ def _column_type_problem(name: str, typ: pa.DataType) -> str | None:
 
 
 def _min_max(arr: pa.Array) -> tuple[int, int]:
-    mm = pa.compute.min_max(arr)
-    return mm["min"].as_py(), mm["max"].as_py()
+    """Smallest and largest value of a non-empty, null-free integer array."""
+    values = int_view(arr)
+    return int(values.min()), int(values.max())
 
 
 class _Decoder:
@@ -447,12 +447,13 @@ class _Decoder:
         if self._failed(name) or not (len(chunk) or dtype == "category"):  # (an empty chunk's labels count)
             return
         if dtype == "list<int64>":
-            values = chunk.flatten()
+            offsets = int_view(chunk.offsets)
+            count = int(offsets[-1] - offsets[0])
+            # the lists' values (no list is null here): ``chunk.flatten()`` without importing pyarrow.compute
+            values = chunk.values.slice(int(offsets[0]), count)
             self.inner_nulls += values.null_count
             if values.null_count:
                 return
-            offsets = int_view(chunk.offsets)
-            count = int(offsets[-1] - offsets[0])
             self.dep_ptr.append(offsets[1:].astype(np.int64) + (self.edges - int(offsets[0])), self.edges,
                                 self.edges + count)
             if count:
