@@ -131,8 +131,9 @@ def source_files(kernels: list[jit.Kernel]) -> list[Path]:
     return sorted(files)
 
 
-def build(signatures: Path = SIGNATURES, verbose: bool = False) -> str:
-    """Compile the AOT extension and write its manifest; returns a one-line report."""
+def build(signatures: Path = SIGNATURES, verbose: bool = False, cpu: str = "host") -> str:
+    """Compile the AOT extension for ``cpu`` (LLVM's name: ``host``, as numba's JIT, or ``generic``, for any
+    x86-64 / the CPU family, and for valgrind) and write its manifest; returns a one-line report."""
     warnings.filterwarnings("ignore", message=".*pycc.*")
     from numba.core.errors import NumbaPendingDeprecationWarning
 
@@ -146,7 +147,7 @@ def build(signatures: Path = SIGNATURES, verbose: bool = False) -> str:
     exports = []
     cc = CC(jit.AOT_MODULE)
     cc.verbose = verbose
-    cc.target_cpu = "host"  # as numba's JIT compiles; the build runs on the machine that runs it
+    cc.target_cpu = "" if cpu == "generic" else cpu  # host: as numba's JIT; the build runs where it runs
     for i, (name, key) in enumerate(entries):
         symbol = f"k{i}_{name.rsplit('.', 1)[1].lstrip('_')}"
         cc.export(symbol, numba_types_of(key))(kernels[name].dispatcher.py_func)
@@ -165,7 +166,7 @@ def build(signatures: Path = SIGNATURES, verbose: bool = False) -> str:
     import numba
 
     sources = {str(p.relative_to(REPO)): jit.file_sha256(p) for p in source_files(list(kernels.values()))}
-    manifest = {"format": jit.AOT_FORMAT, "library": jit.AOT_LIBRARY.name,
+    manifest = {"format": jit.AOT_FORMAT, "library": jit.AOT_LIBRARY.name, "cpu": cpu,
                 "library_bytes": jit.AOT_LIBRARY.stat().st_size, "numba": numba.__version__,
                 "python": sys.version.split()[0], "sources": sources, "exports": exports}
     atomic_write_text(jit.AOT_MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -218,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m accelsim.aot", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("build", "status", "record"))
     parser.add_argument("--verbose", action="store_true", help="show the compiler's commands (build)")
+    parser.add_argument("--cpu", default="host", help="build: LLVM CPU name, 'host' (default, as numba's JIT) "
+                        "or 'generic' (runs on any CPU of the family, and under valgrind)")
     args = parser.parse_args(argv)
     if args.action == "status":
         print(jit.aot_status())
@@ -226,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print(record())
         return 0
     try:
-        print(build(verbose=args.verbose))
+        print(build(verbose=args.verbose, cpu=args.cpu))
     except Exception as e:  # no compiler, no pycc: accelsim still runs on numba's JIT
         print(f"python3 -m accelsim.aot build: failed ({type(e).__name__}: {e}); accelsim runs its kernels on "
               "numba's JIT instead (slower start-up, same results)", file=sys.stderr)

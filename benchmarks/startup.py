@@ -1,4 +1,4 @@
-"""Where the CPU time of one short ``accelsim run`` goes: interpreter, imports, numba's cache load, phases.
+"""Where the CPU time of one short ``accelsim run`` goes: interpreter, imports, kernels' load, phases.
 
     python3 benchmarks/startup.py [--arch arch/int4.yaml] [--workload workloads/rnnt_beam16]
         [--mapping search|naive] [--repeat 2] [--baseline DIR]
@@ -12,10 +12,11 @@ process) after each step:
   import adds on top of the lines above it), then ``import accelsim (rest)``: the ``accelsim.cli.run`` module
   and the project modules it imports;
 - ``arch``, ``workload``: ``load_arch`` and ``load_workload``;
-- ``numba target init``: importing :mod:`accelsim.jit`, which initialises numba's CPU target (it imports
-  numba's lowering registries; without accelsim.jit's guard numba's ``arraymath`` would check for BLAS by
-  importing ``scipy.linalg``, timed apart and reported), then ``numba cache load``: the part of
-  ``simulate()`` spent loading numba's cached machine code, one function at a time;
+- ``kernels: AOT build load``: loading the kernels compiled ahead of time (:mod:`accelsim.jit`, the
+  extension ``python3 -m accelsim.aot build`` writes); when that build is absent or stale, ``kernels: numba
+  import + target init`` (numba's import and CPU target, initialised without the BLAS probe's
+  ``scipy.linalg``, timed apart and reported) and ``kernels: numba cache load`` (the part of ``simulate()``
+  spent loading numba's cached machine code, one function at a time) instead;
 - ``search``, ``plan``, ``engine``, ``result``: ``RunResult.wall_phases_s`` CPU-scaled (``simulate()``'s CPU
   without the numba load, split in the proportions of its wall-clock phases);
 - ``summary + checks``, ``printing``: ``check_summary`` and the rich tables;
@@ -25,8 +26,11 @@ process) after each step:
 
 It also times the whole command (``accelsim run``, CPU of the child, best of ``--repeat``) and
 ``python3 -c pass``; with ``--baseline DIR``, the whole command with this checkout and with another version's
-``accelsim`` package, interleaved (the figure to compare two commits on a shared machine). Numbers depend on
-the machine and its load; CPU seconds are the robust figure on a shared machine.
+``accelsim`` package, interleaved, and the ratio of their medians (the figure to compare two commits on a
+shared machine; a DIR that also holds that version's ``arch/`` and ``workloads/`` runs those, e.g. ``git
+archive 3078feb~1 accelsim arch workloads/rnnt_beam16 | tar -x -C DIR``, the code when issue 11 was filed).
+Numbers depend on the machine and its load; CPU seconds are the robust figure on a shared machine
+(``benchmarks/instructions.py`` counts instructions instead, which do not drift).
 """
 
 from __future__ import annotations
@@ -194,27 +198,36 @@ def main() -> int:
     pass_s = min(_child_cpu([sys.executable, "-c", "pass"]) for _ in range(args.repeat))
     print(f"whole command `accelsim run` CPU s: {run_s:.3f}   (`python3 -c pass`: {pass_s:.3f})")
     if args.baseline:
-        _compare(cmd, Path(args.baseline).resolve(), args.repeat)
+        _compare(cmd, Path(args.baseline).resolve(), args.repeat, args.arch, args.workload)
     return 0
 
 
-def _compare(cmd: list[str], baseline: Path, repeat: int) -> None:
+def _compare(cmd: list[str], baseline: Path, repeat: int, arch: str, workload: str) -> None:
     """The whole command with this checkout's ``accelsim`` and with ``baseline``'s, interleaved ``repeat`` times
-    (so that both see the same machine load); each from a neutral working directory."""
+    (so that both see the same machine load); each from a neutral working directory. When ``baseline`` also holds
+    ``arch/`` and ``workloads/`` files of the same names (an old version reads only its own schema), it runs
+    those, without ``--set``."""
     if not (baseline / "accelsim" / "__init__.py").is_file():
         raise SystemExit(f"--baseline {baseline}: expected a folder holding an accelsim package, e.g. from "
                          f"`git archive ef3bba5 accelsim | tar -x -C {baseline}`")
+    own_arch, own_workload = baseline / "arch" / Path(arch).name, baseline / "workloads" / Path(workload).name
+    base_cmd = cmd
+    if own_arch.is_file() and own_workload.is_dir():
+        base_cmd = [*ACCELSIM, "run", str(own_arch), str(own_workload)]
     times: dict[str, list[float]] = {"this checkout": [], f"baseline {baseline}": []}
     for _ in range(repeat):
-        for (label, ts), root in zip(times.items(), (REPO, baseline)):
+        for (label, ts), root, argv in zip(times.items(), (REPO, baseline), (cmd, base_cmd)):
             env = {**os.environ, "PYTHONPATH": str(root)}
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env, cwd="/")
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd="/")
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             ts.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    medians = []
     for label, ts in times.items():
         ts.sort()
+        medians.append(ts[len(ts) // 2])
         print(f"  {label}: CPU s min {ts[0]:.3f}, median {ts[len(ts) // 2]:.3f} ({repeat} interleaved runs)")
+    print(f"  baseline / this checkout (medians): {medians[1] / medians[0]:.2f}x")
 
 
 if __name__ == "__main__":

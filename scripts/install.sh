@@ -18,6 +18,9 @@ PY=${PYTHON:-python3}
 # torch first, pinned to the CPU build that lies on disk here (an open range would fetch a CUDA build).
 $PY -m pip install -q "torch==2.13.0"
 $PY -m pip install -q -e ".[dev]"
+# byte-compile the project's modules, as a non-editable pip install does (an editable one leaves it to the first
+# import, which cannot write them where PYTHONDONTWRITEBYTECODE is set: then every run compiles ~0.1 CPU s of source)
+$PY -m compileall -q accelsim asr
 # accelsim's numba kernels compiled ahead of time (accelsim/aot.py, ~20 s): a short run then imports no numba.
 # Without a C compiler this fails with a message and accelsim runs them on numba's JIT (same results).
 $PY -m accelsim.aot build || echo "scripts/install.sh: continuing without the AOT kernels" >&2

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from accelsim.cost.matmul import matmul_cycles
 from accelsim.map.build import build_plan
-from accelsim.map.geometry import best_cycles, geometry_grid, grid_cycles
+from accelsim.map.geometry import (best_cycles, geometry_grid, grid_cycles, shapes_best_cycles,
+                                   shapes_grid_cycles, with_geometry)
 from accelsim.map.mapping import Mapping, StreamMap, read_mapping, write_mapping
 from accelsim.map.naive import naive_mapping
 from accelsim.map.search import phase_groups
@@ -83,6 +84,22 @@ def test_sub_array_closed_forms_match_the_cost_model():
             assert got == matmul_cycles(m, k, n, a.core.matrix, a.core.scratchpad, "int4", "int4", "int4")
             assert best_cycles(m, k, n, "matmul", a, grid) <= got
     assert arch.core.matrix.dataflow == "ws"
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws"])
+def test_every_sub_array_of_a_batch_of_shapes_matches_the_cost_model(dataflow):
+    a = _arch("int4", **{"core.matrix.dataflow": dataflow})
+    grid = geometry_grid(a.core.matrix)
+    shapes = [(1, 640, 2560), (16, 1024, 29), (188, 1280, 256), (3, 7, 5)]
+    m, k, n = (np.array(x) for x in zip(*shapes))
+    batch = shapes_grid_cycles(m, k, n, a.core.matrix, a.core.scratchpad.read_bytes_per_cycle, "int4", "int4", "int4",
+                               grid)
+    for s, (mm, kk, nn) in enumerate(shapes):
+        for g, geometry in enumerate(grid.tolist()):
+            sub = with_geometry(a, tuple(geometry)).core
+            assert batch[s, g] == matmul_cycles(mm, kk, nn, sub.matrix, sub.scratchpad, "int4", "int4", "int4")
+    assert shapes_best_cycles(m, k, n, "matmul", a, grid).tolist() == [best_cycles(*s, "matmul", a, grid)
+                                                                      for s in shapes]
 
 
 def test_n_split_cuts_every_matmul_and_gathers_over_the_ring(tiny):

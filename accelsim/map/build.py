@@ -26,7 +26,7 @@ from accelsim.cost.op import CostMemo, cost_arrays, dense_key
 from accelsim.cost.transfer import ring_hops, tensor_bytes
 from accelsim.errors import SpecError
 from accelsim.map.edges import expand_pieces, piece_links
-from accelsim.map.geometry import best_cycles, geometry_grid
+from accelsim.map.geometry import geometry_grid, shapes_best_cycles
 from accelsim.map.mapping import Mapping
 from accelsim.map.plan import DMA_LOCAL_UNIT, UNITS_PER_CORE, Links, Plan, no_explicit_edges
 from accelsim.spec.schema import ArchSpec
@@ -155,19 +155,25 @@ def sub_array_compute_s(pieces: pd.DataFrame | OpTable, arch: ArchSpec, memo: Co
         akey = (mat.model_dump_json(), arch.core.scratchpad.read_bytes_per_cycle, arch.precision.model_dump_json())
         if memo is not None:
             memo.extra["geometry_key"] = akey
-    grid = None
     idx = np.flatnonzero(is_mm)
     cols = [table.m[idx], table.k[idx], table.n[idx], table.pclass.codes[idx]]
     codes, first = dense_key(cols)
     cycles = np.empty(len(first))
-    for u, (m, k, n, p) in enumerate(np.stack([c[first] for c in cols], axis=1).tolist()):
-        key = (akey, m, k, n, table.pclass.names[p])
-        got = _GEOMETRY_CACHE.get(key)
+    todo: dict[str, list[int]] = {}  # precision class -> the shapes not costed yet (indices into first)
+    shapes = np.stack([c[first] for c in cols], axis=1).tolist()
+    for u, (m, k, n, p) in enumerate(shapes):
+        got = _GEOMETRY_CACHE.get((akey, m, k, n, table.pclass.names[p]))
         if got is None:
-            if grid is None:
-                grid = geometry_grid(mat)
-            got = _GEOMETRY_CACHE[key] = best_cycles(m, k, n, key[4], arch, grid)
-        cycles[u] = got
+            todo.setdefault(table.pclass.names[p], []).append(u)
+        else:
+            cycles[u] = got
+    if todo:
+        grid = geometry_grid(mat)
+        for pclass, us in todo.items():  # all of one class's new shapes in one vectorised evaluation
+            m, k, n = (np.array([shapes[u][i] for u in us], dtype=np.int64) for i in range(3))
+            for u, got in zip(us, shapes_best_cycles(m, k, n, pclass, arch, grid).tolist()):
+                _GEOMETRY_CACHE[(akey, *shapes[u][:3], pclass)] = got
+                cycles[u] = got
     out[idx] = cycles[codes] / arch.clock
     return out
 

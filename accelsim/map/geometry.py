@@ -30,17 +30,32 @@ def _ceil(a, b):
 def grid_cycles(m: int, k: int, n: int, matrix: MatrixUnit, read_bytes_per_cycle: float, w_prec: str,
                 a_prec: str, c_prec: str, grid: np.ndarray) -> np.ndarray:
     """:func:`accelsim.cost.matmul.matmul_cycles` of ``(m x k) @ (k x n)`` on each geometry of ``grid``."""
+    return shapes_grid_cycles(np.array([m]), np.array([k]), np.array([n]), matrix, read_bytes_per_cycle, w_prec,
+                              a_prec, c_prec, grid)[0]
+
+
+def shapes_grid_cycles(m: np.ndarray, k: np.ndarray, n: np.ndarray, matrix: MatrixUnit, read_bytes_per_cycle: float,
+                       w_prec: str, a_prec: str, c_prec: str, grid: np.ndarray) -> np.ndarray:
+    """:func:`grid_cycles` of several shapes (int arrays ``m``, ``k``, ``n``) at once: shape (shapes, geometries),
+    the same integers."""
     arrays, rows, cols = grid[:, 0], grid[:, 1], grid[:, 2]
+    ms, ks, ns = (np.asarray(x, dtype=np.int64).tolist() for x in (m, k, n))
+    m, k, n = (np.array(x, dtype=np.int64).reshape(-1, 1) for x in (ms, ks, ns))
     v = matrix.macs_per_pe_cycle[c_prec]
-    k_steps = _ceil(k, int(v)) if float(v).is_integer() else int(-(-k // v))
+    if float(v).is_integer():
+        k_steps = _ceil(k, int(v))
+    else:  # as int(-(-k // v)) of each Python int k (float floor division, then truncation)
+        k_steps = np.array([int(-(-x // v)) for x in ks], dtype=np.int64).reshape(-1, 1)
     npa = _ceil(n, arrays)
     if matrix.dataflow == "os":
         fold = np.minimum(_ceil(m, rows) * _ceil(npa, cols) * (k_steps + rows + cols - 2) - 1,
                           _ceil(npa, rows) * _ceil(m, cols) * (k_steps + rows + cols - 2) - 1)
     else:
         fold = _ceil(k_steps, rows) * _ceil(npa, cols) * (m + 2 * rows + cols - 2) - 1
-    nbytes = (k * n * PRECISION_BYTES[w_prec] * _ceil(m, rows)
-              + m * k * PRECISION_BYTES[a_prec] * _ceil(npa, cols)).astype(np.int64)
+    # k * n * bytes and m * k * bytes per shape as Python computes them: exact int products, then one float product
+    w_bytes = np.array([x * y * PRECISION_BYTES[w_prec] for x, y in zip(ks, ns)], dtype=np.float64).reshape(-1, 1)
+    a_bytes = np.array([x * y * PRECISION_BYTES[a_prec] for x, y in zip(ms, ks)], dtype=np.float64).reshape(-1, 1)
+    nbytes = (w_bytes * _ceil(m, rows) + a_bytes * _ceil(npa, cols)).astype(np.int64)
     rate = float(read_bytes_per_cycle)  # as accelsim.cost.matmul.matmul_cycles: a float rate is never truncated
     if rate.is_integer() and rate < 2.0 ** 62:
         reads = _ceil(nbytes, int(rate))
@@ -49,13 +64,24 @@ def grid_cycles(m: int, k: int, n: int, matrix: MatrixUnit, read_bytes_per_cycle
     return np.maximum(fold, reads)
 
 
-def _cycles(m: int, k: int, n: int, pclass: str, arch: ArchSpec, grid: np.ndarray) -> np.ndarray:
+def _precisions(pclass: str, arch: ArchSpec) -> tuple[str, str, str]:
     if pclass in ("matmul", "matmul_wide"):
         mp = getattr(arch.precision, pclass)
-        w, a, c = mp.weights, mp.activations, mp.compute
-    else:
-        w = a = c = getattr(arch.precision, pclass)
-    return grid_cycles(m, k, n, arch.core.matrix, arch.core.scratchpad.read_bytes_per_cycle, w, a, c, grid)
+        return mp.weights, mp.activations, mp.compute
+    p = getattr(arch.precision, pclass)
+    return p, p, p
+
+
+def _cycles(m: int, k: int, n: int, pclass: str, arch: ArchSpec, grid: np.ndarray) -> np.ndarray:
+    return grid_cycles(m, k, n, arch.core.matrix, arch.core.scratchpad.read_bytes_per_cycle,
+                       *_precisions(pclass, arch), grid)
+
+
+def shapes_best_cycles(m: np.ndarray, k: np.ndarray, n: np.ndarray, pclass: str, arch: ArchSpec,
+                       grid: np.ndarray) -> np.ndarray:
+    """:func:`best_cycles` of several shapes of one precision class at once (int64 per shape)."""
+    return shapes_grid_cycles(m, k, n, arch.core.matrix, arch.core.scratchpad.read_bytes_per_cycle,
+                              *_precisions(pclass, arch), grid).min(axis=1)
 
 
 def best_geometry(m: int, k: int, n: int, pclass: str, arch: ArchSpec, grid: np.ndarray) -> tuple[int, int, int]:
