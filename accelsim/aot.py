@@ -5,8 +5,9 @@
     python3 -m accelsim.aot record    # re-list the signatures in accelsim/aot_signatures.txt
 
 ``build`` compiles, with numba's ``pycc`` and the machine's C compiler, every kernel signature listed in
-``accelsim/aot_signatures.txt`` into one extension module beside this file, for this machine's CPU (as
-numba's JIT does), and writes its manifest (``_kernels_aot.json``): the exports and the SHA-256 of every
+``accelsim/aot_signatures.txt`` into extension modules beside this file (one for the kernels that use
+numba's reference counting, one for those compiled without it, as their JIT dispatchers are), for this
+machine's CPU (as numba's JIT does), and writes its manifest (``_kernels_aot.json``): the exports and the SHA-256 of every
 source file the kernels depend on (:func:`source_files`: the kernels' modules, those of the kernels they
 call and of the constants they use, and :mod:`accelsim.jit`). On a machine without a C compiler it fails
 with a message and accelsim keeps running on numba's JIT. About 40 s on the 2-core build machine.
@@ -144,34 +145,44 @@ def build(signatures: Path = SIGNATURES, verbose: bool = False, cpu: str = "host
     entries = read_signatures(signatures)
     jit.AOT_MANIFEST.unlink(missing_ok=True)  # until the new build is complete, there is none
     kernels = {name: kernel_of(name) for name, _ in entries}
-    exports = []
-    cc = CC(jit.AOT_MODULE)
-    cc.verbose = verbose
-    cc.target_cpu = "" if cpu == "generic" else cpu  # host: as numba's JIT; the build runs where it runs
+    # a kernel compiled without numba's reference counting (``_nrt=False``: a loop that never allocates) goes
+    # into a module built without it, as its JIT dispatcher is: pycc applies one setting to a whole module
+    modules = {jit.AOT_MODULE: [], f"{jit.AOT_MODULE}_nonrt": []}
     for i, (name, key) in enumerate(entries):
-        symbol = f"k{i}_{name.rsplit('.', 1)[1].lstrip('_')}"
-        cc.export(symbol, numba_types_of(key))(kernels[name].dispatcher.py_func)
-        exports.append([name, key, symbol])
-    build_dir = Path(tempfile.mkdtemp(prefix="accelsim-aot-"))
-    try:
-        cc.output_dir = str(build_dir)
-        cc.output_file = jit.AOT_LIBRARY.name
-        cc.compile()
-        built = build_dir / jit.AOT_LIBRARY.name
-        tmp = jit.AOT_LIBRARY.with_name(jit.AOT_LIBRARY.name + ".tmp")
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, jit.AOT_LIBRARY)
-    finally:
-        shutil.rmtree(build_dir, ignore_errors=True)
+        nrt = kernels[name].options.get("_nrt", True)
+        modules[jit.AOT_MODULE if nrt else f"{jit.AOT_MODULE}_nonrt"].append((i, name, key))
+    exports, libraries = [], {}
+    for module, items in modules.items():
+        if not items:
+            continue
+        cc = CC(module)
+        cc.verbose = verbose
+        cc.use_nrt = module == jit.AOT_MODULE
+        cc.target_cpu = "" if cpu == "generic" else cpu  # host: as numba's JIT; the build runs where it runs
+        for i, name, key in items:
+            symbol = f"k{i}_{name.rsplit('.', 1)[1].lstrip('_')}"
+            cc.export(symbol, numba_types_of(key))(kernels[name].dispatcher.py_func)
+            exports.append([name, key, module, symbol])
+        library = jit.aot_library(module)
+        build_dir = Path(tempfile.mkdtemp(prefix="accelsim-aot-"))
+        try:
+            cc.output_dir = str(build_dir)
+            cc.output_file = library.name
+            cc.compile()
+            tmp = library.with_name(library.name + ".tmp")
+            shutil.copyfile(build_dir / library.name, tmp)
+            os.replace(tmp, library)
+        finally:
+            shutil.rmtree(build_dir, ignore_errors=True)
+        libraries[module] = {"file": library.name, "bytes": library.stat().st_size}
     import numba
 
     sources = {str(p.relative_to(REPO)): jit.file_sha256(p) for p in source_files(list(kernels.values()))}
-    manifest = {"format": jit.AOT_FORMAT, "library": jit.AOT_LIBRARY.name, "cpu": cpu,
-                "library_bytes": jit.AOT_LIBRARY.stat().st_size, "numba": numba.__version__,
+    manifest = {"format": jit.AOT_FORMAT, "libraries": libraries, "cpu": cpu, "numba": numba.__version__,
                 "python": sys.version.split()[0], "sources": sources, "exports": exports}
     atomic_write_text(jit.AOT_MANIFEST, json.dumps(manifest, indent=1) + "\n")
-    return (f"built {jit.AOT_LIBRARY.relative_to(REPO)}: {len(exports)} signatures of {len(kernels)} kernels "
-            f"from {len(sources)} source files in {time.perf_counter() - t0:.0f} s")
+    return (f"built {', '.join(libraries)}: {len(exports)} signatures of {len(kernels)} kernels from "
+            f"{len(sources)} source files in {time.perf_counter() - t0:.0f} s")
 
 
 def recorded_runs(tmp: Path) -> list[list[str]]:

@@ -5,7 +5,7 @@ the search's full-trace passes) is written once, in numba's subset of Python, an
 :func:`njit` from here, which makes it a :class:`Kernel`. A call from Python runs one of two builds of that
 one source:
 
-1. **Ahead of time** (AOT): the extension module ``accelsim/_kernels_aot*.so`` that ``python3 -m
+1. **Ahead of time** (AOT): the extension modules ``accelsim/_kernels_aot*.so`` that ``python3 -m
    accelsim.aot build`` compiles with numba's ``pycc`` for the argument types listed in
    ``accelsim/aot_signatures.txt`` (``scripts/install.sh`` builds it; :mod:`accelsim.aot`). Loading it
    takes about a millisecond and imports no numba, which is what a short run needs: numba's import, its CPU
@@ -52,10 +52,15 @@ __all__ = ["Kernel", "njit", "ready_numba", "args_key", "aot_status", "KERNELS"]
 _HIDDEN = "scipy.linalg"
 PACKAGE_DIR = Path(__file__).resolve().parent
 AOT_MODULE = "_kernels_aot"
-#: the AOT extension's file (this interpreter's extension suffix) and its manifest
-AOT_LIBRARY = PACKAGE_DIR / f"{AOT_MODULE}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+#: the AOT build's manifest; its extension modules are ``_kernels_aot*`` files beside it (this interpreter's
+#: extension suffix): one for the kernels compiled with numba's reference counting, one for those without
 AOT_MANIFEST = PACKAGE_DIR / f"{AOT_MODULE}.json"
-AOT_FORMAT = 1
+AOT_FORMAT = 2
+
+
+def aot_library(module: str) -> Path:
+    """The file of one AOT extension module (``_kernels_aot`` or ``_kernels_aot_nonrt``)."""
+    return PACKAGE_DIR / f"{module}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
 
 #: every kernel defined so far, by qualified name (``module.function``)
 KERNELS: dict[str, "Kernel"] = {}
@@ -205,20 +210,24 @@ def _load_aot() -> tuple[dict[str, dict[str, Callable]], str]:
     except (OSError, ValueError) as e:
         return {}, f"unreadable manifest {AOT_MANIFEST}: {e}"
     try:
-        if manifest.get("format") != AOT_FORMAT or manifest.get("library") != AOT_LIBRARY.name:
+        libraries = manifest.get("libraries") if manifest.get("format") == AOT_FORMAT else None
+        if not libraries or any(entry["file"] != aot_library(name).name for name, entry in libraries.items()):
             return {}, "built for another format or interpreter"
-        if AOT_LIBRARY.stat().st_size != manifest["library_bytes"]:
-            return {}, f"{AOT_LIBRARY.name} does not match its manifest"
+        for name, entry in libraries.items():
+            if aot_library(name).stat().st_size != entry["bytes"]:
+                return {}, f"{entry['file']} does not match its manifest"
         for rel, digest in manifest["sources"].items():
             path = PACKAGE_DIR.parent / rel
             if not path.is_file() or file_sha256(path) != digest:
                 return {}, f"stale: {rel} changed since the build (python3 -m accelsim.aot build)"
-        spec = importlib.util.spec_from_file_location(f"accelsim.{AOT_MODULE}", AOT_LIBRARY)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        modules = {}
+        for name in libraries:
+            spec = importlib.util.spec_from_file_location(f"accelsim.{name}", aot_library(name))
+            modules[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(modules[name])
         table: dict[str, dict[str, Callable]] = {}
-        for kernel_name, key, symbol in manifest["exports"]:
-            table.setdefault(kernel_name, {})[key] = getattr(module, symbol)
+        for kernel_name, key, name, symbol in manifest["exports"]:
+            table.setdefault(kernel_name, {})[key] = getattr(modules[name], symbol)
     except (OSError, KeyError, TypeError, ValueError, ImportError, AttributeError) as e:
         return {}, f"unusable: {type(e).__name__}: {e}"
     return table, f"in use: {sum(len(v) for v in table.values())} signatures of {len(table)} kernels"

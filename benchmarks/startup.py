@@ -50,7 +50,7 @@ from pathlib import Path  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 ACCELSIM = [sys.executable, "-c", "import sys; from accelsim.cli import main; sys.exit(main())"]
 #: (no pandas: the run path never imports it; ``accelsim.trace.io.Workload.ops`` builds its table on first use)
-THIRD_PARTY = ("numpy", "yaml", "pydantic", "pyarrow", "rich.console", "rich.table", "simpy")
+THIRD_PARTY = ("numpy", "yaml", "pydantic", "pyarrow", "rich.console", "rich.table")
 
 
 def child(arch_path: str, workload_dir: str, mapping: str) -> dict:
