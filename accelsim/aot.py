@@ -7,10 +7,11 @@
 ``build`` compiles, with numba's ``pycc`` and the machine's C compiler, every kernel signature listed in
 ``accelsim/aot_signatures.txt`` into extension modules beside this file (one for the kernels that use
 numba's reference counting, one for those compiled without it, as their JIT dispatchers are), for this
-machine's CPU (as numba's JIT does), and writes its manifest (``_kernels_aot.json``): the exports and the SHA-256 of every
-source file the kernels depend on (:func:`source_files`: the kernels' modules, those of the kernels they
-call and of the constants they use, and :mod:`accelsim.jit`). On a machine without a C compiler it fails
-with a message and accelsim keeps running on numba's JIT. About 40 s on the 2-core build machine.
+machine's CPU (as numba's JIT does; ``--cpu generic`` for any CPU of the family), and writes its manifest
+(``_kernels_aot.json``): the exports and the SHA-256 of every source file the kernels depend on
+(:func:`source_files`: the kernels' modules, those of the kernels they call and of the constants they use,
+and :mod:`accelsim.jit`). On a machine without a C compiler it fails with a message and accelsim keeps
+running on numba's JIT. About 25 s on the 2-core build machine.
 
 ``record`` runs the command-line paths whose start-up matters (``accelsim run`` of every shipped workload on
 ``arch/int4.yaml``, ``int8`` and ``fp16``, with the search and the naive mapping, ``--timeline``, a 5 min

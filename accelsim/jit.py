@@ -62,6 +62,7 @@ def aot_library(module: str) -> Path:
     """The file of one AOT extension module (``_kernels_aot`` or ``_kernels_aot_nonrt``)."""
     return PACKAGE_DIR / f"{module}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
 
+
 #: every kernel defined so far, by qualified name (``module.function``)
 KERNELS: dict[str, "Kernel"] = {}
 
