@@ -26,10 +26,10 @@ def factorize_int64(values):  # pragma: no cover - compiled
     uniques = np.empty(16, dtype=np.int64)
     bits = 5
     table = np.full(1 << bits, -1, dtype=np.int64)  # slot -> index into uniques, -1: empty
+    mask = (1 << bits) - 1
     count = 0
     for i in range(n):
         v = values[i]
-        mask = (1 << bits) - 1
         s = _slot(v, bits)
         while True:
             u = table[s]

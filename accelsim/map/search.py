@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim.cost.op import CostMemo
-from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
 from accelsim.jit import njit
+from accelsim.map.build import Built, build_plan, slice_length, weight_bytes_of
 from accelsim.map.estimate import estimate_s
 from accelsim.map.mapping import Mapping, StreamMap
 from accelsim.map.naive import naive_mapping
